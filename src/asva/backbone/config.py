@@ -39,16 +39,25 @@ class UNetConfig:
     default_fs: int = 3
 
     def __post_init__(self) -> None:
-        _check_positive("UNetConfig", model_channels=self.model_channels,
-                        num_res_blocks=self.num_res_blocks, num_head_channels=self.num_head_channels,
-                        context_dim=self.context_dim, norm_groups=self.norm_groups)
+        _check_positive(
+            "UNetConfig",
+            model_channels=self.model_channels,
+            num_res_blocks=self.num_res_blocks,
+            num_head_channels=self.num_head_channels,
+            context_dim=self.context_dim,
+            norm_groups=self.norm_groups,
+        )
         for mult in self.channel_mult:
             if (self.model_channels * mult) % self.norm_groups:
-                raise ValueError(f"UNetConfig: channels {self.model_channels * mult} not divisible by "
-                                 f"norm_groups {self.norm_groups}")
+                raise ValueError(
+                    f"UNetConfig: channels {self.model_channels * mult} not divisible by "
+                    f"norm_groups {self.norm_groups}"
+                )
             if (self.model_channels * mult) % self.num_head_channels:
-                raise ValueError(f"UNetConfig: channels {self.model_channels * mult} not divisible by "
-                                 f"num_head_channels {self.num_head_channels}")
+                raise ValueError(
+                    f"UNetConfig: channels {self.model_channels * mult} not divisible by "
+                    f"num_head_channels {self.num_head_channels}"
+                )
 
 
 @dataclass(frozen=True)
@@ -70,8 +79,22 @@ class VAEConfig:
         return 2 ** (len(self.ch_mult) - 1)
 
     def __post_init__(self) -> None:
-        _check_positive("VAEConfig", ch=self.ch, num_res_blocks=self.num_res_blocks,
-                        z_channels=self.z_channels, embed_dim=self.embed_dim)
+        _check_positive(
+            "VAEConfig",
+            ch=self.ch,
+            num_res_blocks=self.num_res_blocks,
+            z_channels=self.z_channels,
+            embed_dim=self.embed_dim,
+            norm_groups=self.norm_groups,
+            scale_factor=self.scale_factor,
+        )
+        if not self.ch_mult:
+            raise ValueError("VAEConfig.ch_mult must name at least one level, got ()")
+        for mult in self.ch_mult:
+            if (self.ch * mult) % self.norm_groups:
+                raise ValueError(
+                    f"VAEConfig: channels {self.ch * mult} not divisible by norm_groups {self.norm_groups}"
+                )
 
 
 @dataclass(frozen=True)
@@ -89,13 +112,15 @@ class TextConfig:
     skip_last_layers: int = 1  # "penultimate": run layers[: layers - 1]
 
     def __post_init__(self) -> None:
-        _check_positive("TextConfig", vocab_size=self.vocab_size, width=self.width,
-                        layers=self.layers, heads=self.heads)
+        _check_positive(
+            "TextConfig", vocab_size=self.vocab_size, width=self.width, layers=self.layers, heads=self.heads
+        )
         if self.width % self.heads:
             raise ValueError(f"TextConfig: width {self.width} not divisible by heads {self.heads}")
         if not 0 <= self.skip_last_layers < self.layers:
-            raise ValueError(f"TextConfig: skip_last_layers must be in [0, {self.layers}), "
-                             f"got {self.skip_last_layers}")
+            raise ValueError(
+                f"TextConfig: skip_last_layers must be in [0, {self.layers}), got {self.skip_last_layers}"
+            )
 
 
 @dataclass(frozen=True)
@@ -121,11 +146,18 @@ class ImageConfig:
         return (self.image_size // self.patch_size) ** 2 + 1
 
     def __post_init__(self) -> None:
-        _check_positive("ImageConfig", image_size=self.image_size, patch_size=self.patch_size,
-                        width=self.width, layers=self.layers, heads=self.heads)
+        _check_positive(
+            "ImageConfig",
+            image_size=self.image_size,
+            patch_size=self.patch_size,
+            width=self.width,
+            layers=self.layers,
+            heads=self.heads,
+        )
         if self.image_size % self.patch_size:
-            raise ValueError(f"ImageConfig: image_size {self.image_size} not divisible by "
-                             f"patch_size {self.patch_size}")
+            raise ValueError(
+                f"ImageConfig: image_size {self.image_size} not divisible by patch_size {self.patch_size}"
+            )
 
 
 @dataclass(frozen=True)
@@ -143,5 +175,41 @@ class ResamplerConfig:
     video_length: int = 16  # latents = num_queries * video_length
 
     def __post_init__(self) -> None:
-        _check_positive("ResamplerConfig", dim=self.dim, depth=self.depth, dim_head=self.dim_head,
-                        heads=self.heads, num_queries=self.num_queries, video_length=self.video_length)
+        _check_positive(
+            "ResamplerConfig",
+            dim=self.dim,
+            depth=self.depth,
+            dim_head=self.dim_head,
+            heads=self.heads,
+            num_queries=self.num_queries,
+            video_length=self.video_length,
+        )
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """All parts of the frozen DynamiCrafter backbone."""
+
+    unet: UNetConfig = UNetConfig()
+    vae: VAEConfig = VAEConfig()
+    text: TextConfig = TextConfig()
+    image: ImageConfig = ImageConfig()
+    resampler: ResamplerConfig = ResamplerConfig()
+
+    def __post_init__(self) -> None:
+        # The parts hand tensors to each other; catch size mismatches at build time, not mid-forward.
+        checks = {
+            "resampler.embedding_dim == image.width": (self.resampler.embedding_dim, self.image.width),
+            "resampler.output_dim == unet.context_dim": (self.resampler.output_dim, self.unet.context_dim),
+            "text.width == unet.context_dim": (self.text.width, self.unet.context_dim),
+            "resampler.num_queries == unet.image_tokens_per_frame": (
+                self.resampler.num_queries,
+                self.unet.image_tokens_per_frame,
+            ),
+            "text.context_length == unet.text_length": (self.text.context_length, self.unet.text_length),
+            "vae.embed_dim * 2 == unet.in_channels": (self.vae.embed_dim * 2, self.unet.in_channels),
+            "vae.embed_dim == unet.out_channels": (self.vae.embed_dim, self.unet.out_channels),
+        }
+        for rule, (left, right) in checks.items():
+            if left != right:
+                raise ValueError(f"BackboneConfig: expected {rule}, got {left} vs {right}")

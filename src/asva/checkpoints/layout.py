@@ -1,0 +1,47 @@
+"""Parameter layouts (`key -> shape`) of model parts, built on the meta device: no memory, no weights."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from asva.backbone.model import COMPONENTS
+from asva.presets import Preset
+
+
+def _part(attr: str, field: str) -> Callable[[Preset], nn.Module]:
+    return lambda preset: COMPONENTS[attr](getattr(preset.backbone, field))
+
+
+# `asva inspect layout --component NAME` -> a builder of that part from a preset.
+LAYOUT_COMPONENTS: dict[str, Callable[[Preset], nn.Module]] = {
+    "unet": _part("unet", "unet"),
+    "vae": _part("vae", "vae"),
+    "text": _part("text_encoder", "text"),
+    "image": _part("image_encoder", "image"),
+    "resampler": _part("resampler", "resampler"),
+}
+
+
+def build_on_meta(preset: Preset, component: str) -> nn.Module:
+    """Instantiate one part of a preset on the meta device (shapes only)."""
+    if component not in LAYOUT_COMPONENTS:
+        raise KeyError(f"unknown component {component!r}; expected one of {sorted(LAYOUT_COMPONENTS)}")
+    with torch.device("meta"):
+        return LAYOUT_COMPONENTS[component](preset)
+
+
+def component_layout(preset: Preset, component: str) -> list[tuple[str, tuple[int, ...]]]:
+    """`(key, shape)` of every state-dict entry of one part, in state-dict order."""
+    module = build_on_meta(preset, component)
+    return [(key, tuple(value.shape)) for key, value in module.state_dict().items()]
+
+
+def count_parameters(module: nn.Module) -> tuple[int, int]:
+    """(total, trainable) parameter counts; shared parameters are counted once."""
+    params = {id(p): p for p in module.parameters()}.values()
+    total = sum(p.numel() for p in params)
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    return total, trainable

@@ -1,0 +1,121 @@
+"""The `asva` command: parses arguments and calls the library, nothing more."""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="asva: audio-synchronized visual animation (image + audio + prompt -> video).",
+)
+inspect_app = typer.Typer(no_args_is_help=True, help="Look inside models without loading weights.")
+app.add_typer(inspect_app, name="inspect")
+
+EXAMPLE_IMAGE = "examples/example.png"
+EXAMPLE_AUDIO = "examples/example.wav"
+EXAMPLE_PROMPT = "a ball bouncing on the floor"
+
+
+def _asset(name: str) -> Path:
+    return Path(str(resources.files("asva.assets").joinpath(name)))
+
+
+@app.callback()
+def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command()
+def animate(
+    image: Annotated[Path | None, typer.Option(help="Input image (default: the bundled example).")] = None,
+    audio: Annotated[Path | None, typer.Option(help="Input audio (default: the bundled example's).")] = None,
+    prompt: Annotated[str | None, typer.Option(help="Text prompt (default: the example's).")] = None,
+    out: Annotated[Path, typer.Option(help="Output mp4.")] = Path("asva_out.mp4"),
+    model: Annotated[str, typer.Option(help="'tiny' (bundled) or a model folder with asva.json.")] = "tiny",
+    fps: Annotated[float | None, typer.Option(help="Output FPS (default: the model's).")] = None,
+    frames: Annotated[int | None, typer.Option(help="Number of frames (default: the model's).")] = None,
+    steps: Annotated[int | None, typer.Option(help="DDIM steps (default 20).")] = None,
+    guidance_image: Annotated[float | None, typer.Option(help="Image guidance scale (default 2.0).")] = None,
+    guidance_text: Annotated[float | None, typer.Option(help="Text guidance scale (default 2.0).")] = None,
+    guidance_audio: Annotated[float | None, typer.Option(help="Audio guidance scale (default 4.0).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    device: Annotated[str, typer.Option(help="torch device, e.g. cpu or cuda.")] = "cpu",
+) -> None:
+    """Animate an image; with no arguments, the bundled example with the bundled tiny model."""
+    from rich.progress import Progress
+
+    from asva.media import read_audio
+    from asva.pipelines.animate import AnimatePipeline
+
+    if image is None:
+        image = _asset(EXAMPLE_IMAGE)
+        audio = _asset(EXAMPLE_AUDIO) if audio is None else audio
+        prompt = EXAMPLE_PROMPT if prompt is None else prompt
+    pipe = AnimatePipeline.from_model(model, device=device)
+    sound = read_audio(audio) if audio is not None else None
+    with Progress(transient=True) as bar:
+        task = bar.add_task("sampling", total=None)
+        result = pipe(
+            image,
+            prompt or "",
+            audio=sound,
+            frames=frames,
+            fps=fps,
+            steps=steps,
+            guidance_image=guidance_image,
+            guidance_text=guidance_text,
+            guidance_audio=guidance_audio,
+            seed=seed,
+            progress=lambda i, n: bar.update(task, completed=i, total=n),
+        )
+    result.save(out)
+    typer.echo(
+        f"wrote {out} ({result.video.shape[2]} frames at {result.fps:g} FPS"
+        f"{', with audio' if sound is not None else ''})"
+    )
+
+
+@inspect_app.command("layout")
+def inspect_layout(
+    preset: Annotated[str, typer.Option(help="Preset name.")],
+    component: Annotated[str, typer.Option(help="unet, vae, text, image or resampler.")],
+) -> None:
+    """Print `key<TAB>shape` for every state-dict entry of a part, built on the meta device."""
+    from asva.checkpoints.layout import component_layout
+    from asva.presets import get_preset
+
+    for key, shape in component_layout(get_preset(preset), component):
+        typer.echo(f"{key}\t[{','.join(map(str, shape))}]")
+
+
+@inspect_app.command("params")
+def inspect_params(preset: Annotated[str, typer.Option(help="Preset name.")]) -> None:
+    """Print total, frozen and trainable parameter counts of a preset's model, one per line."""
+    import torch
+
+    from asva.backbone.model import Backbone
+    from asva.checkpoints.layout import count_parameters
+    from asva.presets import get_preset
+
+    with torch.device("meta"):
+        model = Backbone(get_preset(preset).backbone).freeze()
+    total, trainable = count_parameters(model)
+    typer.echo(f"total\t{total}\nfrozen\t{total - trainable}\ntrainable\t{trainable}")
+
+
+def main() -> None:
+    """Entry point of the `asva` console script; user errors print one line, not a traceback."""
+    try:
+        app()
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        typer.echo(f"asva: error: {err}", err=True)
+        raise SystemExit(2) from None

@@ -1,0 +1,128 @@
+"""Named presets: every size and default of a model variant, in one place.
+
+A preset never changes code paths, only sizes and defaults (DESIGN.md). `tiny` uses the same
+classes as the full models at CPU-friendly sizes; the bundled default model and the tests use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from asva.backbone.config import (
+    BackboneConfig,
+    ImageConfig,
+    ResamplerConfig,
+    TextConfig,
+    UNetConfig,
+    VAEConfig,
+)
+from asva.diffusion.schedule import SCHEDULE_256, SCHEDULE_512, ScheduleConfig
+
+
+@dataclass(frozen=True)
+class SamplingDefaults:
+    """What `asva animate` uses unless told otherwise (the ASVA paper's settings)."""
+
+    steps: int = 20
+    eta: float = 1.0
+    guidance_image: float = 2.0
+    guidance_text: float = 2.0
+    guidance_audio: float = 4.0
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A model variant: backbone sizes, noise schedule, clip geometry and sampling defaults."""
+
+    name: str
+    backbone: BackboneConfig
+    schedule: ScheduleConfig
+    height: int
+    width: int
+    frames: int
+    fps: float
+    fs: int  # value fed to the UNet's fs embedding (frame stride for 256, FPS for 512)
+    sampling: SamplingDefaults = field(default_factory=SamplingDefaults)
+    # A tokenizer vocabulary shipped inside the package (tiny); None: the user supplies the
+    # OpenCLIP `bpe_simple_vocab_16e6.txt.gz` next to the weights.
+    bundled_vocab: str | None = None
+
+    def __post_init__(self) -> None:
+        factor = self.backbone.vae.downsample_factor
+        for side, value in (("height", self.height), ("width", self.width)):
+            if value <= 0 or value % factor:
+                raise ValueError(
+                    f"preset {self.name!r}: {side} {value} must be a positive multiple "
+                    f"of the VAE downsample factor {factor}"
+                )
+        if self.frames < 1 or self.fps <= 0:
+            raise ValueError(
+                f"preset {self.name!r}: frames {self.frames} and fps {self.fps} must be positive"
+            )
+
+    @property
+    def latent_shape(self) -> tuple[int, int, int, int]:
+        """(channels, frames, h, w) of the latent video."""
+        factor = self.backbone.vae.downsample_factor
+        return (self.backbone.vae.embed_dim, self.frames, self.height // factor, self.width // factor)
+
+
+_FULL_256 = BackboneConfig(unet=UNetConfig(default_fs=3))
+_FULL_512 = BackboneConfig(unet=UNetConfig(image_cross_attention_scale_learnable=False, default_fs=24))
+
+_TINY_TEXT = TextConfig(vocab_size=1024, context_length=77, width=64, layers=3, heads=4, embed_dim=64)
+_TINY = BackboneConfig(
+    unet=UNetConfig(
+        model_channels=32,
+        channel_mult=(1, 2),
+        num_res_blocks=1,
+        attention_resolutions=(1, 2),
+        num_head_channels=16,
+        context_dim=64,
+        init_attn_heads=2,
+        image_tokens_per_frame=4,
+        default_fs=4,
+    ),
+    vae=VAEConfig(ch=32, ch_mult=(1, 2, 2), num_res_blocks=1),
+    text=_TINY_TEXT,
+    image=ImageConfig(
+        image_size=32, patch_size=8, width=64, layers=2, heads=4, embed_dim=64, text=_TINY_TEXT
+    ),
+    resampler=ResamplerConfig(
+        dim=64,
+        depth=1,
+        dim_head=16,
+        heads=4,
+        num_queries=4,
+        embedding_dim=64,
+        output_dim=64,
+        ff_mult=2,
+        video_length=16,
+    ),
+)
+
+PRESETS: dict[str, Preset] = {
+    # ASVA's 6-FPS / 12-frame setting on DynamiCrafter 256 (fs = frame stride from 24-FPS sources).
+    "dynamicrafter-256": Preset(
+        "dynamicrafter-256", _FULL_256, SCHEDULE_256, 256, 256, frames=12, fps=6, fs=4
+    ),
+    # ASVA's 12-FPS / 24-frame setting.
+    "dynamicrafter-256-24f": Preset(
+        "dynamicrafter-256-24f", _FULL_256, SCHEDULE_256, 256, 256, frames=24, fps=12, fs=2
+    ),
+    # KeyVID's base: 320x512, v-prediction, zero-SNR; fs is the FPS for this model.
+    "dynamicrafter-512": Preset(
+        "dynamicrafter-512", _FULL_512, SCHEDULE_512, 320, 512, frames=16, fps=24, fs=24
+    ),
+    "tiny": Preset(
+        "tiny", _TINY, SCHEDULE_256, 64, 64, frames=12, fps=6, fs=4, bundled_vocab="tiny_bpe_vocab.txt.gz"
+    ),
+}
+
+
+def get_preset(name: str, **overrides: object) -> Preset:
+    """Look up a preset by name, optionally replacing top-level fields (frames, fps, ...)."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
+    preset = PRESETS[name]
+    return replace(preset, **overrides) if overrides else preset

@@ -1,0 +1,126 @@
+"""The image-to-video pipeline on the tiny preset: shapes, determinism, batched guidance, mp4 output."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from asva.cli import EXAMPLE_AUDIO, EXAMPLE_IMAGE, _asset, app
+from asva.media import probe_video, read_audio
+from asva.pipelines.animate import AnimatePipeline
+
+
+@pytest.fixture(scope="module")
+def pipe(tiny_backbone):
+    from asva.pipelines.animate import _tokenizer_for
+    from asva.presets import get_preset
+
+    preset = get_preset("tiny")
+    return AnimatePipeline(tiny_backbone, preset, _tokenizer_for(preset, None))
+
+
+def test_output_shape_and_range(pipe):
+    result = pipe(_asset(EXAMPLE_IMAGE), "a ball", frames=4, steps=2)
+    assert result.video.shape == (1, 3, 4, 64, 64)
+    assert result.video.min() >= -1 and result.video.max() <= 1
+    assert result.frames().shape == (4, 64, 64, 3) and result.frames().dtype == np.uint8
+
+
+def test_seed_makes_it_deterministic(pipe):
+    image = _asset(EXAMPLE_IMAGE)
+    a = pipe(image, "a ball", frames=3, steps=2, seed=7).video
+    b = pipe(image, "a ball", frames=3, steps=2, seed=7).video
+    c = pipe(image, "a ball", frames=3, steps=2, seed=8).video
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+
+
+def test_one_batched_unet_call_per_step(pipe, monkeypatch):
+    calls = []
+    unet_forward = pipe.backbone.unet.forward
+
+    def counting(x, *args, **kwargs):
+        calls.append(x.shape[0])
+        return unet_forward(x, *args, **kwargs)
+
+    monkeypatch.setattr(pipe.backbone.unet, "forward", counting)
+    pipe(_asset(EXAMPLE_IMAGE), "a ball", frames=2, steps=3, guidance_image=2.0, guidance_text=3.0)
+    assert calls == [3, 3, 3]  # uncond, +image, +image+text in one batch, once per step
+    calls.clear()
+    # With equal image and text scales the +image branch has weight s_img - s_txt = 0: not computed.
+    pipe(_asset(EXAMPLE_IMAGE), "a ball", frames=2, steps=2, guidance_image=2.0, guidance_text=2.0)
+    assert calls == [2, 2]
+
+
+def test_guidance_scales_change_the_result(pipe):
+    image = _asset(EXAMPLE_IMAGE)
+    a = pipe(image, "a ball", frames=2, steps=2, guidance_text=1.0).video
+    b = pipe(image, "a ball", frames=2, steps=2, guidance_text=5.0).video
+    assert not torch.allclose(a, b)
+
+
+def test_save_writes_mp4_with_audio(pipe, tmp_path):
+    audio = read_audio(_asset(EXAMPLE_AUDIO))
+    result = pipe(_asset(EXAMPLE_IMAGE), "", audio=audio, frames=6, fps=6, steps=1)
+    path = result.save(tmp_path / "out.mp4")
+    info = probe_video(path)
+    assert info.has_audio and info.width == 64 and info.height == 64
+    assert info.num_frames == 6
+    assert read_audio(path).shape[0] == pytest.approx(16_000, abs=1024)  # 6 frames at 6 FPS = 1 s
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"frames": 0}, "frames must be an integer"),
+        ({"steps": 0}, "steps must be an integer"),
+        ({"steps": 5000}, "steps must be an integer"),
+        ({"fps": -1.0}, "fps must be positive"),
+    ],
+)
+def test_bad_options_are_refused(pipe, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pipe(_asset(EXAMPLE_IMAGE), **kwargs)
+
+
+def test_bad_image_arrays_are_refused(pipe):
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        pipe(np.zeros((64, 64), np.uint8))
+
+
+def test_model_folder_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"asva\.json"):
+        AnimatePipeline.from_model(tmp_path)
+    (tmp_path / "asva.json").write_text(json.dumps({"preset": "tiny", "weights": "x"}))
+    with pytest.raises(ValueError, match="expected keys"):
+        AnimatePipeline.from_model(tmp_path)
+
+
+def test_full_preset_without_vocabulary_says_what_to_supply(tmp_path):
+    from asva.pipelines.animate import _tokenizer_for
+    from asva.presets import get_preset
+
+    with pytest.raises(ValueError, match=r"bpe_simple_vocab_16e6\.txt\.gz"):
+        _tokenizer_for(get_preset("dynamicrafter-256"), None)
+
+
+@pytest.mark.slow
+def test_cli_animate_writes_a_playable_mp4(tmp_path):
+    out = tmp_path / "cli.mp4"
+    result = CliRunner().invoke(app, ["animate", "--out", str(out), "--frames", "4", "--steps", "2"])
+    assert result.exit_code == 0, result.output
+    info = probe_video(out)
+    assert info.has_audio and info.num_frames == 4
+
+
+def test_vocabulary_of_the_wrong_size_is_refused(tiny_backbone, tmp_path):
+    from asva.backbone.tokenizer import BPETokenizer, build_bpe_vocab
+    from asva.presets import get_preset
+
+    vocab = build_bpe_vocab(["hello world"], num_merges=5, path=tmp_path / "v.txt.gz")
+    with pytest.raises(ValueError, match="wrong vocabulary file"):
+        AnimatePipeline(tiny_backbone, get_preset("tiny"), BPETokenizer(vocab))
