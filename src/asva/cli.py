@@ -87,7 +87,9 @@ def animate(
 @inspect_app.command("layout")
 def inspect_layout(
     preset: Annotated[str, typer.Option(help="Preset name.")],
-    component: Annotated[str, typer.Option(help="unet, vae, text, image or resampler.")],
+    component: Annotated[
+        str, typer.Option(help="unet, vae, text, image, resampler, imagebind-audio, beats or adapters.")
+    ],
 ) -> None:
     """Print `key<TAB>shape` for every state-dict entry of a part, built on the meta device."""
     from asva.checkpoints.layout import component_layout
@@ -99,17 +101,19 @@ def inspect_layout(
 
 @inspect_app.command("params")
 def inspect_params(preset: Annotated[str, typer.Option(help="Preset name.")]) -> None:
-    """Print total, frozen and trainable parameter counts of a preset's model, one per line."""
+    """Print total, frozen and trainable parameter counts (backbone + audio encoders + adapters)."""
     import torch
 
-    from asva.backbone.model import Backbone
-    from asva.checkpoints.layout import count_parameters
+    from asva.checkpoints.layout import build_full_model, count_parameters
     from asva.presets import get_preset
 
     with torch.device("meta"):
-        model = Backbone(get_preset(preset).backbone).freeze()
+        model = build_full_model(get_preset(preset))
     total, trainable = count_parameters(model)
+    unet, _ = count_parameters(model.backbone.unet)
     typer.echo(f"total\t{total}\nfrozen\t{total - trainable}\ntrainable\t{trainable}")
+    typer.echo(f"trainable_percent_of_total\t{100 * trainable / total:.2f}")
+    typer.echo(f"trainable_percent_of_unet\t{100 * trainable / unet:.2f}")
 
 
 def main() -> None:

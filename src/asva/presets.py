@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from asva.adapters.config import AdapterConfig
+from asva.audio.config import AUDIO_FEATURES_TINY, AudioFeatureConfig
 from asva.backbone.config import (
     BackboneConfig,
     ImageConfig,
@@ -42,6 +44,8 @@ class Preset:
     frames: int
     fps: float
     fs: int  # value fed to the UNet's fs embedding (frame stride for 256, FPS for 512)
+    audio: AudioFeatureConfig = field(default_factory=AudioFeatureConfig)
+    adapters: AdapterConfig = field(default_factory=AdapterConfig)
     sampling: SamplingDefaults = field(default_factory=SamplingDefaults)
     # A tokenizer vocabulary shipped inside the package (tiny); None: the user supplies the
     # OpenCLIP `bpe_simple_vocab_16e6.txt.gz` next to the weights.
@@ -115,7 +119,17 @@ PRESETS: dict[str, Preset] = {
         "dynamicrafter-512", _FULL_512, SCHEDULE_512, 320, 512, frames=16, fps=24, fs=24
     ),
     "tiny": Preset(
-        "tiny", _TINY, SCHEDULE_256, 64, 64, frames=12, fps=6, fs=4, bundled_vocab="tiny_bpe_vocab.txt.gz"
+        "tiny",
+        _TINY,
+        SCHEDULE_256,
+        64,
+        64,
+        frames=12,
+        fps=6,
+        fs=4,
+        audio=AUDIO_FEATURES_TINY,
+        adapters=AdapterConfig(head_channels=16),
+        bundled_vocab="tiny_bpe_vocab.txt.gz",
     ),
 }
 

@@ -124,3 +124,76 @@ def test_vocabulary_of_the_wrong_size_is_refused(tiny_backbone, tmp_path):
     vocab = build_bpe_vocab(["hello world"], num_merges=5, path=tmp_path / "v.txt.gz")
     with pytest.raises(ValueError, match="wrong vocabulary file"):
         AnimatePipeline(tiny_backbone, get_preset("tiny"), BPETokenizer(vocab))
+
+
+@pytest.fixture(scope="module")
+def audio_pipe(tiny_backbone):
+    import copy
+
+    from asva.adapters.model import build_audio_model
+    from asva.pipelines.animate import _tokenizer_for
+    from asva.presets import get_preset
+    from tests.conftest import randomize_zero_parameters
+
+    preset = get_preset("tiny")
+    torch.manual_seed(0)
+    model = build_audio_model(copy.deepcopy(tiny_backbone), preset.audio, preset.adapters).eval()
+    randomize_zero_parameters(model.adapters, seed=1, std=0.2)  # stand-in for trained adapters
+    return AnimatePipeline(model, preset, _tokenizer_for(preset, None))
+
+
+def test_audio_steers_the_video(audio_pipe):
+    rng = np.random.default_rng(0)
+    one = rng.standard_normal(16_000).astype(np.float32) * 0.1
+    two = np.sin(np.linspace(0, 2000, 16_000)).astype(np.float32) * 0.5
+    image = _asset(EXAMPLE_IMAGE)
+    a = audio_pipe(image, "a ball", audio=one, frames=6, steps=2).video
+    b = audio_pipe(image, "a ball", audio=two, frames=6, steps=2).video
+    assert not torch.allclose(a, b)
+
+
+def test_audio_branch_joins_the_same_batched_call(audio_pipe, monkeypatch):
+    calls = []
+    forward = audio_pipe.backbone.unet.forward
+
+    def counting(x, *args, **kwargs):
+        calls.append((x.shape[0], kwargs.get("extra") is not None))
+        return forward(x, *args, **kwargs)
+
+    monkeypatch.setattr(audio_pipe.backbone.unet, "forward", counting)
+    audio = np.zeros(16_000, np.float32)
+    audio_pipe(
+        _asset(EXAMPLE_IMAGE),
+        "",
+        audio=audio,
+        frames=6,
+        steps=2,
+        guidance_image=2.0,
+        guidance_text=3.0,
+        guidance_audio=4.0,
+    )
+    assert calls == [(4, True), (4, True)]  # none, +image, +text, +audio: one UNet call per step
+
+
+def test_short_audio_is_padded_and_long_audio_cut(audio_pipe, caplog):
+    with caplog.at_level("INFO"):
+        short = audio_pipe(
+            _asset(EXAMPLE_IMAGE), audio=np.ones(4000, np.float32) * 0.1, frames=6, fps=6, steps=1
+        )
+    assert "padded with silence" in caplog.text
+    assert short.audio.shape == (16_000,) and not short.audio[4000:].any()
+    long = audio_pipe(
+        _asset(EXAMPLE_IMAGE), audio=np.ones(48_000, np.float32) * 0.1, frames=6, fps=12, steps=1
+    )
+    assert long.audio.shape == (8_000,)  # 6 frames at 12 FPS = 0.5 s
+
+
+def test_bad_audio_is_refused(audio_pipe):
+    with pytest.raises(ValueError, match="mono"):
+        audio_pipe(_asset(EXAMPLE_IMAGE), audio=np.zeros((2, 16_000), np.float32), frames=2, steps=1)
+    with pytest.raises(ValueError, match=r"at least 0\.1 s"):
+        audio_pipe(_asset(EXAMPLE_IMAGE), audio=np.zeros(800, np.float32), frames=2, steps=1)
+    with pytest.raises(ValueError, match="NaN"):
+        bad = np.zeros(16_000, np.float32)
+        bad[100] = np.nan
+        audio_pipe(_asset(EXAMPLE_IMAGE), audio=bad, frames=2, steps=1)

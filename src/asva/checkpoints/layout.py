@@ -7,7 +7,10 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from asva.backbone.model import COMPONENTS
+from asva.adapters.model import AudioAnimationModel, build_audio_model
+from asva.audio.beats import BEATs
+from asva.audio.imagebind import ImageBindAudioEncoder
+from asva.backbone.model import COMPONENTS, Backbone
 from asva.presets import Preset
 
 
@@ -22,7 +25,15 @@ LAYOUT_COMPONENTS: dict[str, Callable[[Preset], nn.Module]] = {
     "text": _part("text_encoder", "text"),
     "image": _part("image_encoder", "image"),
     "resampler": _part("resampler", "resampler"),
+    "imagebind-audio": lambda preset: ImageBindAudioEncoder(preset.audio.imagebind),
+    "beats": lambda preset: BEATs(preset.audio.beats),
+    "adapters": lambda preset: build_full_model(preset).adapters,
 }
+
+
+def build_full_model(preset: Preset) -> AudioAnimationModel:
+    """Backbone + audio encoders + adapters of a preset (random weights; on meta inside build_on_meta)."""
+    return build_audio_model(Backbone(preset.backbone), preset.audio, preset.adapters)
 
 
 def build_on_meta(preset: Preset, component: str) -> nn.Module:

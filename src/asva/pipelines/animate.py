@@ -2,8 +2,9 @@
 
 The steps follow DynamiCrafter's image-to-video inference (scripts/evaluation/inference.py of the
 official code), with multi-condition classifier-free guidance computed in one batched UNet call per
-step. The audio slot of the guidance chain is filled once audio adapters are attached (later work);
-until then audio is only muxed into the written mp4.
+step. With audio adapters (an `AudioAnimationModel`) the guidance chain is
+none -> +image -> +text -> +audio (KeyVID's 4-pass form, FACTS §5); the branches without audio get
+the null-audio condition. A backbone alone animates from image and text, and only muxes the audio.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import numpy as np
 import torch
 from einops import repeat
 
+from asva.adapters.audio_adapters import AUDIO_MASK, AUDIO_TOKENS
+from asva.adapters.model import AudioAnimationModel, build_audio_model
 from asva.backbone.model import Backbone
 from asva.backbone.tokenizer import BPETokenizer
 from asva.checkpoints.backbone import load_backbone, resolve_preset
@@ -31,6 +34,7 @@ from asva.presets import Preset
 log = get_logger(__name__)
 
 AUDIO_SAMPLE_RATE = 16_000
+MIN_AUDIO_SECONDS = 0.1
 MODEL_CONFIG_FILE = "asva.json"  # what makes a folder a model directory (see README: "Model folders")
 
 
@@ -58,17 +62,23 @@ class AnimationResult:
 
 
 class AnimatePipeline:
-    """Image (+ prompt) -> video with the frozen DynamiCrafter backbone; see `__call__`."""
+    """Image (+ prompt, + audio) -> video; see `__call__`."""
 
     def __init__(
-        self, backbone: Backbone, preset: Preset, tokenizer: BPETokenizer, device: str | torch.device = "cpu"
+        self,
+        model: Backbone | AudioAnimationModel,
+        preset: Preset,
+        tokenizer: BPETokenizer,
+        device: str | torch.device = "cpu",
     ) -> None:
         if tokenizer.vocab_size != preset.backbone.text.vocab_size:
             raise ValueError(
                 f"tokenizer vocabulary has {tokenizer.vocab_size} ids but preset {preset.name!r} has a "
                 f"text embedding of {preset.backbone.text.vocab_size}: wrong vocabulary file for this model?"
             )
-        self.backbone = backbone.to(device)
+        model = model.to(device)
+        self.audio_model = model if isinstance(model, AudioAnimationModel) else None
+        self.backbone = model.backbone if isinstance(model, AudioAnimationModel) else model
         self.preset = preset
         self.tokenizer = tokenizer
         self.schedule = NoiseSchedule(preset.schedule)
@@ -81,16 +91,24 @@ class AnimatePipeline:
         checkpoint: str | Path | None = None,
         vocab: str | Path | None = None,
         device: str | torch.device = "cpu",
+        with_audio: bool = False,
     ) -> AnimatePipeline:
-        """Build from a preset name, an optional official checkpoint and a tokenizer vocabulary."""
+        """Build from a preset name, an optional official checkpoint and a tokenizer vocabulary.
+
+        `with_audio` attaches freshly initialised audio encoders and adapters (zero-initialised, so
+        they change nothing until trained weights are loaded).
+        """
         preset = resolve_preset(preset)
-        return cls(load_backbone(preset, checkpoint), preset, _tokenizer_for(preset, vocab), device)
+        model: Backbone | AudioAnimationModel = load_backbone(preset, checkpoint)
+        if with_audio:
+            model = build_audio_model(model, preset.audio, preset.adapters).eval()
+        return cls(model, preset, _tokenizer_for(preset, vocab), device)
 
     @classmethod
     def from_model(cls, model: str | Path = "tiny", device: str | torch.device = "cpu") -> AnimatePipeline:
         """Build from `tiny` (bundled) or a model folder holding `asva.json` (see README)."""
         if str(model) == "tiny":
-            return cls.from_preset("tiny", device=device)
+            return cls.from_preset("tiny", device=device, with_audio=True)
         folder = Path(model)
         config_path = folder / MODEL_CONFIG_FILE
         if not config_path.is_file():
@@ -124,6 +142,28 @@ class AnimatePipeline:
         pixels = resize_center_crop(pixels, self.preset.height, self.preset.width)
         return image_to_tensor(pixels)[None].to(self.device)  # (1, 3, H, W) in [-1, 1]
 
+    def _prepare_audio(self, audio: np.ndarray, frames: int, fps: float) -> torch.Tensor:
+        """The clip's audio: cut at the clip's end or padded with silence (logged) -> (1, S) float32."""
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim != 1:
+            raise ValueError(
+                f"audio must be mono samples (S,) at {AUDIO_SAMPLE_RATE} Hz, got shape {audio.shape}"
+            )
+        if audio.shape[0] < MIN_AUDIO_SECONDS * AUDIO_SAMPLE_RATE:
+            raise ValueError(
+                f"audio is {audio.shape[0] / AUDIO_SAMPLE_RATE:.3f} s long; at least "
+                f"{MIN_AUDIO_SECONDS} s is needed to condition on it"
+            )
+        need = round(frames / fps * AUDIO_SAMPLE_RATE)
+        if audio.shape[0] < need:
+            log.info(
+                "audio is %.2f s, the clip %.2f s: padded with silence",
+                audio.shape[0] / AUDIO_SAMPLE_RATE,
+                need / AUDIO_SAMPLE_RATE,
+            )
+            audio = np.pad(audio, (0, need - audio.shape[0]))
+        return torch.from_numpy(audio[:need].copy())[None].to(self.device)  # (1, S)
+
     def _text_context(self, prompt: str) -> torch.Tensor:
         tokens = self.tokenizer([prompt]).to(self.device)  # (1, 77)
         return self.backbone.encode_text(tokens)  # (1, 77, C)
@@ -146,7 +186,11 @@ class AnimatePipeline:
         seed: int = 0,
         progress: Callable[[int, int], None] | None = None,
     ) -> AnimationResult:
-        """Animate `image`; unset options take the preset's defaults (DDIM 20 steps, image 2.0, text 2.0)."""
+        """Animate `image`; unset options take the preset's defaults (DDIM 20; image 2, text 2, audio 4).
+
+        `audio` is mono float32 at 16 kHz; it is cut at the clip's end (frames / fps seconds) or
+        padded with silence, and it conditions the video only when audio adapters are attached.
+        """
         defaults = self.preset.sampling
         frames = self.preset.frames if frames is None else frames
         fps = self.preset.fps if fps is None else fps
@@ -158,7 +202,8 @@ class AnimatePipeline:
         _check_positive_int("steps", steps, 1, self.schedule.config.timesteps)
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
-        if audio is not None or guidance_audio is not None:
+        s_aud = defaults.guidance_audio if guidance_audio is None else guidance_audio
+        if audio is not None and self.audio_model is None:
             log.warning("audio does not condition this model (no audio adapters); it is only muxed")
         generator = torch.Generator(self.device).manual_seed(seed)
 
@@ -173,22 +218,38 @@ class AnimatePipeline:
         img_tokens = self.backbone.encode_image(pixels)  # (1, N_img, C)
         img_null = self.backbone.encode_image(torch.zeros_like(pixels))  # (1, N_img, C)
 
-        # 3. The guidance chain: none -> +image -> +image+text, one batched UNet call per step.
+        # 3. Audio tokens and each frame's window (adapters only); null audio = encoders fed a zero mel.
+        sound = self._prepare_audio(audio, frames, fps) if audio is not None else None
+        audio_null: dict[str, torch.Tensor] = {}
+        audio_real: dict[str, torch.Tensor] | None = None
+        if self.audio_model is not None:
+            silence = torch.zeros((1, round(frames / fps * AUDIO_SAMPLE_RATE)), device=self.device)
+            audio_null = self.audio_model.audio_condition(
+                silence if sound is None else sound, frames, fps, null=True
+            )
+            if sound is not None:
+                audio_real = self.audio_model.audio_condition(sound, frames, fps)
+
+        # 4. The guidance chain: none -> +image -> +text (-> +audio), one batched UNet call per step.
         fs = torch.full((1,), self.preset.fs, dtype=torch.long, device=self.device)
 
-        def branch(context: torch.Tensor) -> dict[str, torch.Tensor]:
-            return {"concat": concat, "context": context, "fs": fs}
+        def branch(context: torch.Tensor, audio_cond: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+            return {"concat": concat, "context": context, "fs": fs, **audio_cond}
 
         branches = [
-            branch(torch.cat([text_null, img_null], 1)),
-            branch(torch.cat([text_null, img_tokens], 1)),
-            branch(torch.cat([text, img_tokens], 1)),
+            branch(torch.cat([text_null, img_null], 1), audio_null),
+            branch(torch.cat([text_null, img_tokens], 1), audio_null),
+            branch(torch.cat([text, img_tokens], 1), audio_null),
         ]
+        scales = [s_img, s_txt]
+        if audio_real is not None:
+            branches.append(branch(torch.cat([text, img_tokens], 1), audio_real))
+            scales.append(s_aud)
         denoiser = GuidedDenoiser(
-            self._net, branches, [s_img, s_txt], guidance_rescale=self.preset.schedule.guidance_rescale
+            self._net, branches, scales, guidance_rescale=self.preset.schedule.guidance_rescale
         )
 
-        # 4. DDIM from pure noise.
+        # 5. DDIM from pure noise.
         c, _, h, w = self.preset.latent_shape
         noise = torch.randn((1, c, frames, h, w), generator=generator, device=self.device)
         callback = (lambda i, total, _x: progress(i + 1, total)) if progress else None
@@ -196,14 +257,16 @@ class AnimatePipeline:
             denoiser, noise, self.schedule, steps, eta=eta, generator=generator, callback=callback
         )
 
-        # 5. Decode frame by frame.
+        # 6. Decode frame by frame.
         video = self.backbone.vae.decode(latents).clamp(-1, 1)  # (1, 3, T, H, W)
-        return AnimationResult(video=video.float().cpu(), fps=float(fps), audio=audio)
+        muxed = None if sound is None else sound[0].cpu().numpy()
+        return AnimationResult(video=video.float().cpu(), fps=float(fps), audio=muxed)
 
     def _net(self, x: torch.Tensor, t: torch.Tensor, cond: dict[str, torch.Tensor]) -> torch.Tensor:
         """The UNet on (noisy latent ++ image latent); this is all the sampler sees of the model."""
         x_in = torch.cat([x, cond["concat"]], dim=1)  # (B, 8, T, h, w)
-        return self.backbone.unet(x_in, t, cond["context"], fs=cond["fs"])
+        extra = {key: cond[key] for key in (AUDIO_TOKENS, AUDIO_MASK) if key in cond} or None
+        return self.backbone.unet(x_in, t, cond["context"], fs=cond["fs"], extra=extra)
 
 
 def _check_positive_int(name: str, value: int, low: int, high: int) -> None:
