@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 from typer.testing import CliRunner
 
-from asva.checkpoints.layout import component_layout
+from asva.checkpoints.layout import build_on_meta, component_layout
 from asva.cli import app
 from asva.presets import get_preset
 from tests.conftest import read_spec, spec_total
@@ -32,7 +30,9 @@ def test_layout_equals_official_listing(preset, component, spec):
     assert sorted(set(expected) - set(got)) == [], "missing keys"
     assert sorted(set(got) - set(expected)) == [], "unexpected keys"
     assert {k: v for k, v in got.items() if v != expected[k]} == {}, "wrong shapes"
-    assert sum(math.prod(s) for s in got.values()) == spec_total(spec)
+    # The listings' header totals count parameters (not buffers), shared ones once per key.
+    module = build_on_meta(get_preset(preset), component)
+    assert sum(p.numel() for _, p in module.named_parameters(remove_duplicate=False)) == spec_total(spec)
 
 
 def test_cli_prints_key_tab_shape_lines():
