@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from asva.adapters.audio_adapters import (
@@ -101,3 +102,14 @@ def build_audio_model(
 ) -> AudioAnimationModel:
     """Fresh audio encoders (random; load real ones with `asva.checkpoints.audio`) and new adapters."""
     return AudioAnimationModel(backbone, AudioFeatureExtractor(audio_config), adapter_config)
+
+
+def unet_prediction(unet: nn.Module, x: Tensor, t: Tensor, cond: dict[str, Tensor]) -> Tensor:
+    """The UNet on (noisy latent ++ image latent) with its context, fs and (if any) audio condition.
+
+    `cond` holds "concat" (B, 4, T, h, w), "context" (B, L, C), "fs" (B,) and optionally the audio
+    keys; this is the network call both sampling and training make.
+    """
+    x_in = torch.cat([x, cond["concat"]], dim=1)  # (B, 8, T, h, w)
+    extra = {key: cond[key] for key in (AUDIO_TOKENS, AUDIO_MASK) if key in cond} or None
+    return unet(x_in, t, cond["context"], fs=cond["fs"], extra=extra)

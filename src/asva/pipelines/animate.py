@@ -9,7 +9,6 @@ the null-audio condition. A backbone alone animates from image and text, and onl
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -19,11 +18,11 @@ import numpy as np
 import torch
 from einops import repeat
 
-from asva.adapters.audio_adapters import AUDIO_MASK, AUDIO_TOKENS
-from asva.adapters.model import AudioAnimationModel, build_audio_model
+from asva.adapters.model import AudioAnimationModel, build_audio_model, unet_prediction
 from asva.backbone.model import Backbone
 from asva.backbone.tokenizer import BPETokenizer
 from asva.checkpoints.backbone import load_backbone, resolve_preset
+from asva.checkpoints.folder import load_model
 from asva.diffusion.ddim import ddim_sample
 from asva.diffusion.guidance import GuidedDenoiser
 from asva.diffusion.schedule import NoiseSchedule
@@ -35,7 +34,13 @@ log = get_logger(__name__)
 
 AUDIO_SAMPLE_RATE = 16_000
 MIN_AUDIO_SECONDS = 0.1
-MODEL_CONFIG_FILE = "asva.json"  # what makes a folder a model directory (see README: "Model folders")
+BUNDLED_MODEL = "models/tiny"  # inside the package's assets
+
+
+def bundled_model_folder() -> Path | None:
+    """The shipped tiny model's folder, or None while none has been trained and committed."""
+    folder = Path(str(resources.files("asva.assets").joinpath(BUNDLED_MODEL)))
+    return folder if (folder / "asva.json").is_file() else None
 
 
 @dataclass
@@ -106,25 +111,13 @@ class AnimatePipeline:
 
     @classmethod
     def from_model(cls, model: str | Path = "tiny", device: str | torch.device = "cpu") -> AnimatePipeline:
-        """Build from `tiny` (bundled) or a model folder holding `asva.json` (see README)."""
-        if str(model) == "tiny":
+        """Build from `tiny` (the bundled model) or a model folder holding `asva.json` (see README)."""
+        folder = bundled_model_folder() if str(model) == "tiny" else Path(model)
+        if folder is None:
+            log.warning("the bundled tiny model is not trained yet: using the tiny preset's RANDOM weights")
             return cls.from_preset("tiny", device=device, with_audio=True)
-        folder = Path(model)
-        config_path = folder / MODEL_CONFIG_FILE
-        if not config_path.is_file():
-            raise FileNotFoundError(
-                f"{folder} is not a model folder: no {MODEL_CONFIG_FILE} in it "
-                "(expected 'tiny' or a folder made as the README's 'Model folders' says)"
-            )
-        config = json.loads(config_path.read_text())
-        unknown = set(config) - {"preset", "checkpoint", "vocab"}
-        if unknown or "preset" not in config:
-            raise ValueError(
-                f"{config_path}: expected keys 'preset' (required), 'checkpoint', 'vocab'; "
-                f"got {sorted(config)}"
-            )
-        checkpoint, vocab = (folder / config[k] if config.get(k) else None for k in ("checkpoint", "vocab"))
-        return cls.from_preset(config["preset"], checkpoint, vocab, device)
+        preset, loaded, spec = load_model(folder, device)
+        return cls(loaded, preset, _tokenizer_for(preset, spec.files.get("vocab")), device)
 
     # -- conditioning ------------------------------------------------------------------------------
     def _prepare_image(self, image: str | Path | np.ndarray) -> torch.Tensor:
@@ -264,9 +257,7 @@ class AnimatePipeline:
 
     def _net(self, x: torch.Tensor, t: torch.Tensor, cond: dict[str, torch.Tensor]) -> torch.Tensor:
         """The UNet on (noisy latent ++ image latent); this is all the sampler sees of the model."""
-        x_in = torch.cat([x, cond["concat"]], dim=1)  # (B, 8, T, h, w)
-        extra = {key: cond[key] for key in (AUDIO_TOKENS, AUDIO_MASK) if key in cond} or None
-        return self.backbone.unet(x_in, t, cond["context"], fs=cond["fs"], extra=extra)
+        return unet_prediction(self.backbone.unet, x, t, cond)
 
 
 def _check_positive_int(name: str, value: int, low: int, high: int) -> None:

@@ -1,0 +1,160 @@
+"""Model folders: an `asva.json` naming a preset and the weight files that make up a model.
+
+```
+my-model/
+  asva.json                   {"preset": "tiny", "backbone": "backbone.safetensors",
+                               "audio_encoders": "audio_encoders.safetensors",
+                               "adapters": "adapters.safetensors"}
+```
+Keys (all but `preset` optional): `checkpoint` (an official DynamiCrafter model.ckpt), `backbone`
+(our safetensors of the backbone in the official key layout), `audio_encoders`, `adapters`
+(safetensors + JSON sidecar each), `vocab` (the OpenCLIP BPE file). With `adapters` the model is
+an `AudioAnimationModel`; without, the backbone alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from asva.adapters.model import AudioAnimationModel, build_audio_model
+from asva.backbone.model import Backbone
+from asva.checkpoints.backbone import load_backbone
+from asva.checkpoints.official import CheckpointError, load_official_state_dict, official_state_dict
+from asva.checkpoints.trained import load_into, load_weights, save_weights
+from asva.diffusion.schedule import NoiseSchedule
+from asva.log import get_logger
+from asva.presets import Preset, get_preset
+
+log = get_logger(__name__)
+
+CONFIG_FILE = "asva.json"
+KEYS = ("preset", "checkpoint", "backbone", "audio_encoders", "adapters", "vocab")
+
+
+@dataclass
+class ModelFolder:
+    """What an `asva.json` says, with paths resolved against its folder."""
+
+    folder: Path
+    preset: Preset
+    files: dict[str, Path]
+
+    @classmethod
+    def read(cls, folder: str | Path) -> ModelFolder:
+        """Parse `folder/asva.json`; unknown keys and missing files are errors naming them."""
+        folder = Path(folder)
+        path = folder / CONFIG_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{folder} is not a model folder: no {CONFIG_FILE} in it")
+        try:
+            config = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON: {err}") from err
+        if not isinstance(config, dict) or "preset" not in config or set(config) - set(KEYS):
+            raise ValueError(
+                f"{path}: expected keys {list(KEYS)} ('preset' required), "
+                f"got {sorted(config) if isinstance(config, dict) else config!r}"
+            )
+        files = {k: folder / v for k, v in config.items() if k != "preset" and v}
+        missing = [str(p) for p in files.values() if not p.is_file()]
+        if missing:
+            raise FileNotFoundError(f"{path} names files that do not exist: {missing}")
+        return cls(folder, get_preset(config["preset"]), files)
+
+
+def preset_meta(preset: Preset) -> dict[str, Any]:
+    """What a weight file's sidecar records about the model it belongs to."""
+    return {"preset": preset.name, "backbone_config": dataclasses.asdict(preset.backbone)}
+
+
+def load_model(
+    folder: str | Path, device: str | torch.device = "cpu"
+) -> tuple[Preset, Backbone | AudioAnimationModel, ModelFolder]:
+    """Build the model a folder describes: backbone, then (if named) audio encoders and adapters."""
+    spec = ModelFolder.read(folder)
+    preset, files = spec.preset, spec.files
+    if "checkpoint" in files and "backbone" in files:
+        raise ValueError(f"{spec.folder / CONFIG_FILE}: give 'checkpoint' or 'backbone', not both")
+    backbone = load_backbone(preset, files.get("checkpoint"))
+    if "backbone" in files:
+        load_backbone_weights(backbone, preset, files["backbone"])
+    model: Backbone | AudioAnimationModel = backbone
+    if "adapters" in files:
+        model = build_audio_model(backbone, preset.audio, preset.adapters)
+        if "audio_encoders" in files:
+            load_into(
+                model.audio_features,
+                files["audio_encoders"],
+                {"part": "audio_encoders", "audio_config": dataclasses.asdict(preset.audio)},
+            )
+        else:
+            log.warning("%s: no audio_encoders file; the audio encoders have random weights", spec.folder)
+        load_adapters(model, preset, files["adapters"])
+    elif "audio_encoders" in files:
+        raise ValueError(f"{spec.folder / CONFIG_FILE}: 'audio_encoders' without 'adapters' has no use")
+    return preset, model.to(device).eval(), spec
+
+
+def load_backbone_weights(backbone: Backbone, preset: Preset, path: Path) -> None:
+    """Our backbone safetensors (official key layout) into `backbone`, strictly, after the sidecar check."""
+    state, meta = load_weights(path)
+    if meta.get("part") != "backbone" or meta.get("preset") != preset.name:
+        raise CheckpointError(
+            f"{path} holds part={meta.get('part')!r} of preset {meta.get('preset')!r}; "
+            f"expected the backbone of {preset.name!r}"
+        )
+    load_official_state_dict(backbone, state, str(path), NoiseSchedule(preset.schedule).official_buffers())
+
+
+def save_backbone_weights(backbone: Backbone, preset: Preset, path: Path, extra: dict | None = None) -> Path:
+    """The backbone in the official key layout, as safetensors + sidecar."""
+    meta = {"part": "backbone", **preset_meta(preset), **(extra or {})}
+    return save_weights(path, official_state_dict(backbone), meta)
+
+
+def adapter_meta(preset: Preset) -> dict[str, Any]:
+    """The sidecar fields an adapters file must match to load into a model."""
+    return {
+        "part": "adapters",
+        **preset_meta(preset),
+        "audio_config": dataclasses.asdict(preset.audio),
+        "adapter_config": dataclasses.asdict(preset.adapters),
+    }
+
+
+def load_adapters(model: AudioAnimationModel, preset: Preset, path: Path) -> None:
+    """Adapter weights into `model.adapters`, after checking they were made for this preset."""
+    load_into(model.adapters, path, adapter_meta(preset))
+
+
+def save_part(module: nn.Module, path: Path, meta: dict[str, Any]) -> Path:
+    """Any part's state dict as safetensors + sidecar."""
+    return save_weights(path, module.state_dict(), meta)
+
+
+def write_model_folder(folder: str | Path, preset: Preset, model: Backbone | AudioAnimationModel) -> Path:
+    """Write every part of `model` and an `asva.json` that names them."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    backbone = model.backbone if isinstance(model, AudioAnimationModel) else model
+    config: dict[str, Any] = {"preset": preset.name, "backbone": "backbone.safetensors"}
+    save_backbone_weights(backbone, preset, folder / "backbone.safetensors")
+    if isinstance(model, AudioAnimationModel):
+        save_part(
+            model.audio_features,
+            folder / "audio_encoders.safetensors",
+            {"part": "audio_encoders", "audio_config": dataclasses.asdict(preset.audio)},
+        )
+        save_part(model.adapters, folder / "adapters.safetensors", adapter_meta(preset))
+        config.update(audio_encoders="audio_encoders.safetensors", adapters="adapters.safetensors")
+    tmp = folder / f".{CONFIG_FILE}.tmp"
+    tmp.write_text(json.dumps(config, indent=2) + "\n")
+    tmp.replace(folder / CONFIG_FILE)
+    return folder

@@ -1,0 +1,127 @@
+"""Typed training config: one dataclass, per-stage defaults from the paper, YAML overrides.
+
+Stages:
+- `vae`: the tiny preset's autoencoder (reconstruction + KL). The released models ship a trained
+  VAE; the CPU-sized one must learn its own before anything else can.
+- `backbone`: the image-animation backbone without audio (UNet and Resampler train; VAE and
+  OpenCLIP towers frozen). For tiny models only: the full-size backbone is DynamiCrafter's.
+- `pretrain`: audio adapters on automatically curated, noisy data (Adam, lr 1e-4, batch 32, 30 epochs).
+- `finetune`: audio adapters on K clean clips per class from a pretrain checkpoint (lr 5e-5, batch 16,
+  500 epochs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+STAGES = ("vae", "backbone", "pretrain", "finetune")
+
+# The papers' defaults per stage; everything else takes the dataclass defaults.
+STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "vae": {"lr": 2e-4, "batch_size": 16, "epochs": 20},
+    "backbone": {"lr": 1e-4, "batch_size": 16, "epochs": 100},
+    "pretrain": {"lr": 1e-4, "batch_size": 32, "epochs": 30},
+    "finetune": {"lr": 5e-5, "batch_size": 16, "epochs": 500},
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs; `for_stage` fills the stage's paper defaults."""
+
+    preset: str
+    stage: str
+    data: str  # dataset root (the DESIGN layout) or, for pretrain, a curated manifest (.parquet)
+    out: str = "runs/train"
+    init: str | None = None  # model folder or checkpoint folder to start from (backbone, adapters)
+    shots: int | None = None  # K clips per class (finetune); None = all
+    split: str = "train"
+    lr: float = 1e-4
+    batch_size: int = 16
+    epochs: int = 1
+    max_steps: int | None = None  # stop early (after this many optimizer steps)
+    grad_accum: int = 1
+    weight_decay: float = 0.0
+    max_grad_norm: float | None = 1.0
+    mixed_precision: str = "no"  # "no", "fp16", "bf16" (GPU)
+    gradient_checkpointing: bool = False
+    ema_decay: float | None = None  # e.g. 0.999; None: no EMA
+    cond_dropout: float = 0.05  # each of image, text, audio dropped independently with this probability
+    kl_weight: float = 1e-6  # vae stage
+    seed: int = 0
+    num_workers: int = 0
+    checkpoint_every: int = 200  # optimizer steps
+    log_every: int = 10
+    validate_every: int | None = None  # optimizer steps; renders samples and their oracle sync error
+    validation_clips: int = 2
+    device: str | None = None  # None: Accelerate decides (cuda if present)
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
+        positive = {
+            "lr": self.lr,
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "grad_accum": self.grad_accum,
+            "checkpoint_every": self.checkpoint_every,
+            "log_every": self.log_every,
+        }
+        for name, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"{name} must be positive, got {value!r}")
+        if not 0.0 <= self.cond_dropout < 1.0:
+            raise ValueError(f"cond_dropout must be in [0, 1), got {self.cond_dropout}")
+        if self.shots is not None and self.shots < 1:
+            raise ValueError(f"shots must be >= 1 (or unset for all clips), got {self.shots}")
+        if self.mixed_precision not in ("no", "fp16", "bf16"):
+            raise ValueError(f"mixed_precision must be 'no', 'fp16' or 'bf16', got {self.mixed_precision!r}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+
+    @classmethod
+    def for_stage(
+        cls, preset: str, stage: str, data: str, overrides: dict[str, Any] | None = None
+    ) -> TrainConfig:
+        """The stage's paper defaults, then `overrides` (from YAML or the command line; unknown keys fail)."""
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+        values: dict[str, Any] = {"preset": preset, "stage": stage, "data": data, **STAGE_DEFAULTS[stage]}
+        values.update(_checked(overrides or {}, "overrides"))
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (for the JSON sidecar of checkpoints)."""
+        return dataclasses.asdict(self)
+
+
+def _checked(values: dict[str, Any], source: str) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"{source}: unknown training option(s) {unknown}; known: {sorted(names)}")
+    return values
+
+
+def load_overrides(path: str | Path) -> dict[str, Any]:
+    """Read a YAML file of TrainConfig fields; unknown keys are an error naming the key and file."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"training config not found: {path}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of option: value, got {type(data).__name__}")
+    return _checked(data, str(path))
+
+
+def field_names() -> list[str]:
+    """Names of every TrainConfig field (for help texts)."""
+    return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+__all__ = ["STAGES", "STAGE_DEFAULTS", "TrainConfig", "load_overrides"]
