@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from asva.diffusion.schedule import OFFICIAL_BUFFER_NAMES
 from asva.log import get_logger
 
 log = get_logger(__name__)
@@ -26,22 +27,9 @@ PREFIXES: dict[str, str] = {
     "image_encoder": "embedder.",
     "resampler": "image_proj_model.",
 }
-# Noise-schedule buffers stored at the top level of the LatentDiffusion module (not model weights).
-SCHEDULE_KEYS: tuple[str, ...] = (
-    "betas",
-    "alphas_cumprod",
-    "alphas_cumprod_prev",
-    "sqrt_alphas_cumprod",
-    "sqrt_one_minus_alphas_cumprod",
-    "log_one_minus_alphas_cumprod",
-    "sqrt_recip_alphas_cumprod",
-    "sqrt_recipm1_alphas_cumprod",
-    "posterior_variance",
-    "posterior_log_variance_clipped",
-    "posterior_mean_coef1",
-    "posterior_mean_coef2",
-    "scale_arr",
-)
+# Noise-schedule buffers stored at the top level of the LatentDiffusion module (not model weights);
+# the 512 model adds `scale_arr` (dynamic rescale).
+SCHEDULE_KEYS: tuple[str, ...] = (*OFFICIAL_BUFFER_NAMES, "scale_arr")
 # The 256 checkpoint may carry the fs MLP under its older name (FACTS §2); both are accepted.
 _RENAMES: tuple[tuple[str, str], ...] = (("framestride_embed.", "fps_embedding."),)
 _SHOWN = 10  # how many keys of each kind an error message lists
