@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from asva.cli_synth import sync, synth
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -114,6 +116,10 @@ def inspect_params(preset: Annotated[str, typer.Option(help="Preset name.")]) ->
     typer.echo(f"total\t{total}\nfrozen\t{total - trainable}\ntrainable\t{trainable}")
     typer.echo(f"trainable_percent_of_total\t{100 * trainable / total:.2f}")
     typer.echo(f"trainable_percent_of_unet\t{100 * trainable / unet:.2f}")
+
+
+app.command("synth")(synth)
+app.command("sync")(sync)
 
 
 def main() -> None:

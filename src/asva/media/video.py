@@ -259,6 +259,19 @@ def _as_fraction(value: float | Fraction, name: str) -> Fraction:
     return Fraction(value).limit_denominator(100_000)
 
 
+X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+)
+
+
 def write_video(
     path: str | Path,
     frames: np.ndarray,
@@ -266,6 +279,7 @@ def write_video(
     audio: np.ndarray | None = None,
     sample_rate: int = 16000,
     crf: int = 18,
+    preset: str = "medium",
 ) -> None:
     """Write uint8 RGB frames (T, H, W, 3) as H.264 mp4 at `fps`, with optional AAC audio, atomically.
 
@@ -273,7 +287,7 @@ def write_video(
     `audio` (S,) or (S, C) float in [-1, 1] at `sample_rate` starts with the first frame and is
     muxed as given: it is not trimmed or padded to the video's length. The file is written under
     a temporary name in the same folder and moved into place, so a failure leaves no partial file
-    and an existing file untouched.
+    and an existing file untouched. `preset` is x264's speed/size trade-off ("veryfast" for bulk data).
     """
     p = Path(path)
     # 1. check everything before touching the disk
@@ -285,6 +299,8 @@ def write_video(
     fps_q = _as_fraction(fps, "fps")
     if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51:
         raise VideoError(f"crf must be an int in [0, 51], got {crf!r}")
+    if preset not in X264_PRESETS:
+        raise VideoError(f"preset must be one of {X264_PRESETS}, got {preset!r}")
     a = None
     if audio is not None:
         a = check_audio_array(audio)  # (S, C)
@@ -301,7 +317,7 @@ def write_video(
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        _encode_mp4(tmp, frames, fps_q, a, sample_rate, crf)
+        _encode_mp4(tmp, frames, fps_q, a, sample_rate, crf, preset)
         os.replace(tmp, p)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -315,13 +331,19 @@ def _to_video_frame(rgb: np.ndarray) -> av.VideoFrame:
 
 
 def _encode_mp4(
-    path: Path, frames: np.ndarray, fps: Fraction, audio: np.ndarray | None, sample_rate: int, crf: int
+    path: Path,
+    frames: np.ndarray,
+    fps: Fraction,
+    audio: np.ndarray | None,
+    sample_rate: int,
+    crf: int,
+    preset: str,
 ) -> None:
     """Encode frames (T, H, W, 3) and audio (S, C) into an mp4 at `path`, interleaved by time."""
     t, h, w, _ = frames.shape
     # +faststart puts the index first so browsers (the web demo) can play while downloading.
     with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
-        video = container.add_stream("libx264", rate=fps, options={"crf": str(crf)})
+        video = container.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": preset})
         video.width, video.height, video.pix_fmt = w, h, "yuv420p"
         ctx = video.codec_context
         ctx.time_base = 1 / fps  # pts counts frames, so fractional rates stay exact
