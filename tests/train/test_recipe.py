@@ -8,10 +8,11 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from asva.checkpoints.folder import load_model
+from asva.checkpoints.folder import load_model, write_model_folder
 from asva.presets import get_preset
 from asva.train.config import TrainConfig, load_overrides
 from asva.train.recipe import train
+from tests.conftest import randomize_zero_parameters
 
 PRESET = get_preset("tiny")
 
@@ -55,16 +56,25 @@ def _losses(out):
 
 @pytest.fixture(scope="module")
 def vae_run(tmp_path_factory):
+    """A trained tiny VAE; the exported folder's UNet gets random (non-zero) output layers so the
+    adapters downstream receive gradients (a reference-initialised UNet ignores its input)."""
     tmp = tmp_path_factory.mktemp("vae")
     folder = train(_config(tmp, "vae", epochs=3), MovingSquares(), show_progress=False)
-    return tmp, folder
+    return tmp, backbone_with_random_unet(folder, tmp / "init")
+
+
+def backbone_with_random_unet(folder, out):
+    """Copy a model folder, giving the UNet's zero-initialised layers random values."""
+    preset, backbone, _ = load_model(folder)
+    randomize_zero_parameters(backbone.unet)
+    return write_model_folder(out, preset, backbone)
 
 
 def test_vae_stage_trains_and_exports_a_model_folder(vae_run):
-    tmp, folder = vae_run
+    tmp, _ = vae_run
     losses = _losses(tmp / "vae")
     assert len(losses) == 6 and losses[-1] < losses[0]
-    preset, model, _ = load_model(folder)
+    preset, model, _ = load_model(tmp / "vae" / "model")
     assert preset.name == "tiny" and model.vae.config == PRESET.backbone.vae
 
 
@@ -88,6 +98,8 @@ def test_adapter_stage_trains_only_adapters_and_resume_is_exact(vae_run, tmp_pat
         start.state_dict().items(), model.backbone.state_dict().items(), strict=True
     ):
         assert torch.equal(a, b), name
+    # ... and the adapters moved away from their zero-initialised output layers.
+    assert any(site.to_out.weight.abs().sum() > 0 for site in model.adapters.sites.values())
 
 
 def test_resume_refuses_other_settings(vae_run, tmp_path):

@@ -256,7 +256,11 @@ def load_checkpoint(
 
 
 def train(
-    config: TrainConfig, dataset: Dataset, validate: Validator | None = None, show_progress: bool = True
+    config: TrainConfig,
+    dataset: Dataset,
+    validate: Validator | None = None,
+    show_progress: bool = True,
+    on_step: Callable[[int, nn.Module], None] | None = None,
 ) -> Path:
     """Run one stage to the end (or `max_steps`), resuming from `out/last`; returns the model folder."""
     from accelerate import Accelerator
@@ -331,6 +335,8 @@ def train(
             if ema is not None:
                 ema.update()
             state.step += 1
+            if on_step is not None:  # every rank: e.g. to check that replicas agree
+                on_step(state.step, model)
             value = accelerator.reduce(loss.detach(), reduction="mean").item()
             state.losses.append(value)
             rate = (
