@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from asva.cli_curate import curate
 from asva.cli_synth import sync, synth
 
 app = typer.Typer(
@@ -119,6 +120,7 @@ def inspect_params(preset: Annotated[str, typer.Option(help="Preset name.")]) ->
 
 
 app.command("synth")(synth)
+app.command("curate")(curate)
 app.command("sync")(sync)
 
 

@@ -56,6 +56,10 @@ def probe_video(path: str | Path) -> VideoInfo:
     p = require_file(path, "video")
     with open_input(p, VideoError) as container:
         stream = _video_stream(container, p)
+        ctx = stream.codec_context
+        if ctx is None:  # PyAV gives no codec context for a codec this FFmpeg build lacks
+            raise VideoError(f"{p}: its video codec ({stream.codec_tag or 'unknown tag'}) cannot be decoded "
+                             "by this FFmpeg build")
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
         if stream.duration is not None and stream.time_base is not None:
@@ -64,7 +68,6 @@ def probe_video(path: str | Path) -> VideoInfo:
             duration = (container.duration or 0) / av.time_base
         num_frames = stream.frames or round(duration * fps)
         audio = container.streams.audio[0] if container.streams.audio else None
-        ctx = stream.codec_context
         return VideoInfo(
             duration_s=duration,
             fps=fps,
