@@ -11,6 +11,7 @@ import typer
 
 from asva.cli_curate import curate
 from asva.cli_synth import sync, synth
+from asva.cli_train import train
 
 app = typer.Typer(
     add_completion=False,
@@ -121,6 +122,7 @@ def inspect_params(preset: Annotated[str, typer.Option(help="Preset name.")]) ->
 
 app.command("synth")(synth)
 app.command("curate")(curate)
+app.command("train")(train)
 app.command("sync")(sync)
 
 

@@ -184,6 +184,8 @@ def batches(
     dataset: Dataset, config: TrainConfig, fps: float, epoch: int, rank: int, world: int, skip: int
 ) -> Iterator[Batch]:
     """Micro-batches of one epoch in the seeded order, skipping the first `skip` (for resume)."""
+    if hasattr(dataset, "set_epoch"):  # datasets that draw random clip starts per epoch
+        dataset.set_epoch(epoch)
     order = epoch_order(len(dataset), epoch, config.seed, rank, world)
     size = config.batch_size // world  # the configured batch is the global one
     for start in range(skip * size, len(order) - size + 1, size):  # a short last batch is dropped

@@ -1,0 +1,117 @@
+"""`asva train`: parse arguments, build the clip dataset, and call the training recipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from asva.backbone.tokenizer import BPETokenizer
+    from asva.presets import Preset
+    from asva.train.recipe import Validator
+
+
+def _prompt(class_name: str) -> str:
+    # The papers prompt with the category name, words separated by spaces.
+    return class_name.replace("_", " ")
+
+
+class PromptedClips:
+    """An `AVClipDataset` whose items also carry the prompt the trainer expects."""
+
+    def __init__(self, clips: Any) -> None:
+        self.clips = clips
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, index: int) -> dict:
+        item = self.clips[index]
+        return {**item, "prompt": _prompt(item["class_name"])}
+
+    def set_epoch(self, epoch: int) -> None:
+        """Forward the epoch (random clip starts are drawn from seed, epoch and index)."""
+        self.clips.set_epoch(epoch)
+
+
+def oracle_validator(data: str, preset_fps: float, clips: int) -> Validator:
+    """A validation hook: animate a few test clips and score them with the oracle sync error."""
+
+    def validate(model: nn.Module, preset: Preset, tokenizer: BPETokenizer, step: int) -> dict[str, float]:
+        import numpy as np
+
+        from asva.data import AVClipDataset, ClipConfig
+        from asva.media import tensor_to_uint8
+        from asva.metrics.oracle_sync import oracle_sync
+        from asva.pipelines.animate import AnimatePipeline
+
+        test = AVClipDataset(
+            data, "test", ClipConfig(fps=preset_fps, height=preset.height, width=preset.width)
+        )
+        modes = [m.training for m in model.modules()]
+        model.eval()  # no dropout while sampling; the training modes are restored below
+        pipe = AnimatePipeline(model, preset, tokenizer, device=next(model.parameters()).device)
+        errors = []
+        for index in range(min(clips, len(test))):
+            item = test[index]
+            first = tensor_to_uint8(item["video"][:, 0])  # (H, W, 3)
+            result = pipe(first, _prompt(item["class_name"]), audio=item["audio"].numpy(), seed=index)
+            errors.append(oracle_sync(result.frames(), result.fps, result.audio).result.mean_offset_ms)
+        for module, training in zip(model.modules(), modes, strict=True):
+            module.train(training)
+        return {"oracle_mean_offset_ms": float(np.mean(errors))}
+
+    return validate
+
+
+def train(
+    preset: Annotated[str, typer.Option(help="Preset name (tiny trains on CPU).")],
+    stage: Annotated[str, typer.Option(help="vae, backbone, pretrain or finetune.")],
+    data: Annotated[
+        Path, typer.Option(help="Dataset root in the common layout (videos/, train.txt, test.txt).")
+    ],
+    manifest: Annotated[Path | None, typer.Option(help="Curated manifest: train on its kept clips.")] = None,
+    shots: Annotated[int | None, typer.Option(help="K clips per class (default: all).")] = None,
+    out: Annotated[Path, typer.Option(help="Run folder (resumes if it holds a checkpoint).")] = Path(
+        "runs/train"
+    ),
+    init: Annotated[Path | None, typer.Option(help="Model folder to start from.")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file of training options.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda (default: Accelerate decides).")] = None,
+    validate_every: Annotated[int | None, typer.Option(help="Score samples every N steps.")] = None,
+) -> None:
+    """Train one stage: only that stage's parts learn; re-running the command resumes."""
+    from asva.data import AVClipDataset, ClipConfig, check_dataset_leakage
+    from asva.presets import get_preset
+    from asva.train.config import TrainConfig, load_overrides
+    from asva.train.recipe import train as run
+
+    overrides = load_overrides(config) if config else {}
+    cli = {
+        "out": str(out),
+        "init": str(init) if init else None,
+        "shots": shots,
+        "max_steps": max_steps,
+        "device": device,
+        "validate_every": validate_every,
+    }
+    overrides.update({k: v for k, v in cli.items() if v is not None})
+    settings = TrainConfig.for_stage(preset, stage, str(data), overrides)
+    p = get_preset(preset)
+    clips = AVClipDataset(
+        data,
+        settings.split,
+        ClipConfig(fps=p.fps, clip_s=p.frames / p.fps, height=p.height, width=p.width),
+        shots=settings.shots or "all",
+        seed=settings.seed,
+        manifest=manifest,
+    )
+    check_dataset_leakage(str(data), train=clips.videos)  # no training clip may come from a test video
+    validator = oracle_validator(str(data), p.fps, settings.validation_clips) if validate_every else None
+    folder = run(settings, PromptedClips(clips), validate=validator)
+    typer.echo(f"model written to {folder}")

@@ -1,0 +1,75 @@
+"""`asva train` on a small SynthAV dataset: builds the clip dataset, checks leakage, trains, exports."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from asva.checkpoints.folder import load_model
+from asva.cli import app
+from asva.synth import SynthConfig, generate_dataset
+
+
+@pytest.fixture(scope="module")
+def synthav(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthav")
+    config = SynthConfig(
+        classes=("bouncing_ball", "metronome"), videos_per_class=4, train_per_class=2, seconds=2.0, size=64
+    )
+    generate_dataset(root, config, workers=1)
+    return root
+
+
+def test_train_command_runs_a_stage_and_exports_a_model(synthav, tmp_path):
+    (tmp_path / "c.yaml").write_text("batch_size: 2\n")
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--preset",
+            "tiny",
+            "--stage",
+            "vae",
+            "--data",
+            str(synthav),
+            "--out",
+            str(tmp_path / "run"),
+            "--config",
+            str(tmp_path / "c.yaml"),
+            "--max-steps",
+            "1",
+            "--device",
+            "cpu",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    preset, _, _ = load_model(tmp_path / "run" / "model")
+    assert preset.name == "tiny"
+
+
+def test_train_command_refuses_a_test_video_in_training(synthav, tmp_path):
+    leaky = tmp_path / "leaky"
+    leaky.mkdir()
+    (leaky / "videos").symlink_to(synthav / "videos")
+    (leaky / "test.txt").write_text((synthav / "test.txt").read_text())
+    (leaky / "train.txt").write_text((synthav / "train.txt").read_text() + (synthav / "test.txt").read_text())
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--preset",
+            "tiny",
+            "--stage",
+            "vae",
+            "--data",
+            str(leaky),
+            "--out",
+            str(tmp_path / "run"),
+            "--max-steps",
+            "1",
+            "--device",
+            "cpu",
+        ],
+    )
+    assert result.exit_code != 0
+    assert type(result.exception).__name__ == "DataLeakError"
