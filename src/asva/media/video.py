@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 import av
+import cv2
 import numpy as np
 
 from asva.log import get_logger
@@ -329,8 +330,9 @@ def write_video(
 
 def _to_video_frame(rgb: np.ndarray) -> av.VideoFrame:
     """One (H, W, 3) uint8 RGB frame as a BT.601 limited-range yuv420p VideoFrame."""
-    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-    return frame.reformat(format="yuv420p", dst_colorspace="ITU601")
+    # OpenCV's I420 conversion is BT.601 limited range like swscale's, and 8x faster here: it was a
+    # third of the cost of writing a SynthAV clip.
+    return av.VideoFrame.from_ndarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
 
 
 def _encode_mp4(
