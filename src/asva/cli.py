@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from asva.cli_curate import curate
+from asva.cli_evaluate import evaluate
 from asva.cli_synth import sync, synth
 from asva.cli_train import train
 
@@ -123,6 +124,7 @@ def inspect_params(preset: Annotated[str, typer.Option(help="Preset name.")]) ->
 app.command("synth")(synth)
 app.command("curate")(curate)
 app.command("train")(train)
+app.command("evaluate")(evaluate)
 app.command("sync")(sync)
 
 
