@@ -87,7 +87,7 @@ _TINY = BackboneConfig(
         image_tokens_per_frame=4,
         default_fs=4,
     ),
-    vae=VAEConfig(ch=32, ch_mult=(1, 2, 2), num_res_blocks=1),
+    vae=VAEConfig(ch=32, ch_mult=(1, 2, 2, 2), num_res_blocks=1),  # f = 8: 8x8 latents at 64 px
     text=_TINY_TEXT,
     image=ImageConfig(
         image_size=32, patch_size=8, width=64, layers=2, heads=4, embed_dim=64, text=_TINY_TEXT
