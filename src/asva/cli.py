@@ -133,5 +133,6 @@ def main() -> None:
     try:
         app()
     except (FileNotFoundError, ValueError, KeyError) as err:
-        typer.echo(f"asva: error: {err}", err=True)
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err  # KeyError quotes its text
+        typer.echo(f"asva: error: {message}", err=True)
         raise SystemExit(2) from None
