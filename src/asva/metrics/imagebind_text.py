@@ -117,8 +117,8 @@ class ImageBindTextEncoder(nn.Module):
         """Unit-norm embedding (B, E) of token ids (B, L)."""
         pre = self.modality_preprocessors[TEXT]
         x = pre(tokens)  # (B, L, D)
-        mask = pre.mask.to(x.dtype)  # (L, L)
+        # The stored `mask` is the causal mask (-inf above the diagonal): SDPA's is_causal is the same.
         for block in self.modality_trunks[TEXT].blocks:
-            x = block(x, mask)
+            x = block(x, causal=True)
         # The postprocessor's logit scale is divided out again by every similarity: normalise only.
         return F.normalize(self.modality_heads[TEXT](x, tokens), dim=-1)  # (B, E)
