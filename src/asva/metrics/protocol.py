@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from asva.data.clips import eval_clip_starts
 from asva.log import get_logger
 from asva.media import probe_video, read_audio, read_video_frames, resize_center_crop
 from asva.metrics.errors import MetricInputError
@@ -108,8 +109,7 @@ def clip_starts(duration_s: float, protocol: EvalProtocol, what: str) -> list[fl
     if duration_s + _DURATION_SLACK_S < protocol.clip_seconds:
         raise MetricInputError(f"{what}: {duration_s:.3f} s long; the protocol needs at least "
                                f"{protocol.clip_seconds:g} s")
-    last = max(0.0, duration_s - protocol.clip_seconds)
-    return [float(s) for s in np.linspace(0.0, last, protocol.clips_per_video)]
+    return eval_clip_starts(duration_s, protocol.clips_per_video, protocol.clip_seconds)
 
 
 def reference_clips(dataset: str | Path, protocol: EvalProtocol) -> list[ClipRef]:
