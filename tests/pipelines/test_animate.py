@@ -16,11 +16,11 @@ from asva.pipelines.animate import AnimatePipeline
 
 @pytest.fixture(scope="module")
 def pipe(tiny_backbone):
-    from asva.pipelines.animate import _tokenizer_for
+    from asva.checkpoints.backbone import load_tokenizer
     from asva.presets import get_preset
 
     preset = get_preset("tiny")
-    return AnimatePipeline(tiny_backbone, preset, _tokenizer_for(preset, None))
+    return AnimatePipeline(tiny_backbone, preset, load_tokenizer(preset, None))
 
 
 def test_output_shape_and_range(pipe):
@@ -101,11 +101,11 @@ def test_model_folder_errors(tmp_path):
 
 
 def test_full_preset_without_vocabulary_says_what_to_supply(tmp_path):
-    from asva.pipelines.animate import _tokenizer_for
+    from asva.checkpoints.backbone import load_tokenizer
     from asva.presets import get_preset
 
     with pytest.raises(ValueError, match=r"bpe_simple_vocab_16e6\.txt\.gz"):
-        _tokenizer_for(get_preset("dynamicrafter-256"), None)
+        load_tokenizer(get_preset("dynamicrafter-256"), None)
 
 
 @pytest.mark.slow
@@ -131,7 +131,7 @@ def audio_pipe(tiny_backbone):
     import copy
 
     from asva.adapters.model import build_audio_model
-    from asva.pipelines.animate import _tokenizer_for
+    from asva.checkpoints.backbone import load_tokenizer
     from asva.presets import get_preset
     from tests.conftest import randomize_zero_parameters
 
@@ -139,7 +139,7 @@ def audio_pipe(tiny_backbone):
     torch.manual_seed(0)
     model = build_audio_model(copy.deepcopy(tiny_backbone), preset.audio, preset.adapters).eval()
     randomize_zero_parameters(model.adapters, seed=1, std=0.2)  # stand-in for trained adapters
-    return AnimatePipeline(model, preset, _tokenizer_for(preset, None))
+    return AnimatePipeline(model, preset, load_tokenizer(preset, None))
 
 
 def test_audio_steers_the_video(audio_pipe):

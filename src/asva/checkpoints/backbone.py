@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import torch
 
 from asva.backbone.model import Backbone
+from asva.backbone.tokenizer import BPETokenizer
 from asva.checkpoints.official import load_official_state_dict, read_state_dict
 from asva.diffusion.schedule import NoiseSchedule
 from asva.log import get_logger
@@ -47,3 +49,15 @@ def load_backbone(
             schedule_buffers=NoiseSchedule(preset.schedule).official_buffers(),
         )
     return backbone.freeze().to(device=device, dtype=dtype)
+
+
+def load_tokenizer(preset: Preset, vocab: str | Path | None = None) -> BPETokenizer:
+    """The BPE tokenizer for `preset`: from `vocab` if given, else the vocabulary the package ships for it."""
+    if vocab is not None:
+        return BPETokenizer(vocab)
+    if preset.bundled_vocab is None:
+        raise ValueError(
+            f"preset {preset.name!r} needs the OpenCLIP vocabulary file: pass vocab=PATH to "
+            "bpe_simple_vocab_16e6.txt.gz (it ships inside the open_clip package)"
+        )
+    return BPETokenizer(resources.files("asva.assets").joinpath(preset.bundled_vocab))

@@ -21,7 +21,7 @@ from einops import repeat
 from asva.adapters.model import AudioAnimationModel, build_audio_model, unet_prediction
 from asva.backbone.model import Backbone
 from asva.backbone.tokenizer import BPETokenizer
-from asva.checkpoints.backbone import load_backbone, resolve_preset
+from asva.checkpoints.backbone import load_backbone, load_tokenizer, resolve_preset
 from asva.checkpoints.folder import load_model
 from asva.diffusion.ddim import ddim_sample
 from asva.diffusion.guidance import GuidedDenoiser
@@ -107,7 +107,7 @@ class AnimatePipeline:
         model: Backbone | AudioAnimationModel = load_backbone(preset, checkpoint)
         if with_audio:
             model = build_audio_model(model, preset.audio, preset.adapters).eval()
-        return cls(model, preset, _tokenizer_for(preset, vocab), device)
+        return cls(model, preset, load_tokenizer(preset, vocab), device)
 
     @classmethod
     def from_model(cls, model: str | Path = "tiny", device: str | torch.device = "cpu") -> AnimatePipeline:
@@ -117,7 +117,7 @@ class AnimatePipeline:
             log.warning("the bundled tiny model is not trained yet: using the tiny preset's RANDOM weights")
             return cls.from_preset("tiny", device=device, with_audio=True)
         preset, loaded, spec = load_model(folder, device)
-        return cls(loaded, preset, _tokenizer_for(preset, spec.files.get("vocab")), device)
+        return cls(loaded, preset, load_tokenizer(preset, spec.files.get("vocab")), device)
 
     # -- conditioning ------------------------------------------------------------------------------
     def _prepare_image(self, image: str | Path | np.ndarray) -> torch.Tensor:
@@ -263,14 +263,3 @@ class AnimatePipeline:
 def _check_positive_int(name: str, value: int, low: int, high: int) -> None:
     if not isinstance(value, int) or not low <= value <= high:
         raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
-
-
-def _tokenizer_for(preset: Preset, vocab: str | Path | None) -> BPETokenizer:
-    if vocab is not None:
-        return BPETokenizer(vocab)
-    if preset.bundled_vocab is None:
-        raise ValueError(
-            f"preset {preset.name!r} needs the OpenCLIP vocabulary file: pass vocab=PATH to "
-            "bpe_simple_vocab_16e6.txt.gz (it ships inside the open_clip package)"
-        )
-    return BPETokenizer(resources.files("asva.assets").joinpath(preset.bundled_vocab))

@@ -26,7 +26,7 @@ from torch.utils.data import Dataset
 from asva.adapters.model import AudioAnimationModel, build_audio_model
 from asva.backbone.model import Backbone
 from asva.backbone.tokenizer import BPETokenizer
-from asva.checkpoints.backbone import load_backbone
+from asva.checkpoints.backbone import load_backbone, load_tokenizer
 from asva.checkpoints.folder import load_model, write_model_folder
 from asva.checkpoints.trained import load_weights, replace_dir, save_weights
 from asva.diffusion.schedule import NoiseSchedule
@@ -283,7 +283,7 @@ def train(
         )
     preset = get_preset(config.preset)
     model = build_model(config, preset)
-    tokenizer = _tokenizer(preset)
+    tokenizer = load_tokenizer(preset)
     parts = trainable_modules(model, config.stage)
     params = freeze_all_but(model, parts)
     backbone = model.backbone if isinstance(model, AudioAnimationModel) else model
@@ -387,16 +387,6 @@ def train(
             writer.close()
     accelerator.wait_for_everyone()
     return final
-
-
-def _tokenizer(preset: Preset) -> BPETokenizer:
-    from importlib import resources
-
-    if preset.bundled_vocab is None:
-        raise ValueError(
-            f"training preset {preset.name!r} needs its vocabulary; only tiny presets train here"
-        )
-    return BPETokenizer(resources.files("asva.assets").joinpath(preset.bundled_vocab))
 
 
 def _tensorboard(out: Path):
