@@ -73,9 +73,13 @@ def diffusion_loss(
     }
     if audio_model is not None:
         real = audio_model.audio_condition(batch.audio, frames, batch.fps)
-        null = audio_model.audio_condition(batch.audio, frames, batch.fps, null=True)
         drop_audio = dropout_mask(b, cond_dropout, generator, device)[:, None, None]
-        cond.update({key: torch.where(drop_audio, null[key], real[key]) for key in real})
+        if drop_audio.any():
+            # The null condition ignores the sound (zero mel), so one clip's worth serves the batch.
+            null = audio_model.audio_condition(batch.audio[:1], frames, batch.fps, null=True)
+            cond.update({key: torch.where(drop_audio, null[key], real[key]) for key in real})
+        else:
+            cond.update(real)
 
     t = torch.randint(0, schedule.num_timesteps, (b,), generator=generator, device=device)
     noise = torch.randn(x0.shape, generator=generator, device=device)
