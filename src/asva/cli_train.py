@@ -40,6 +40,7 @@ class PromptedClips:
 
 def oracle_validator(data: str, preset_fps: float, clips: int) -> Validator:
     """A validation hook: animate a few test clips and score them with the oracle sync error."""
+    items: list[dict] = []  # the validation clips, decoded once on the first call
 
     def validate(model: nn.Module, preset: Preset, tokenizer: BPETokenizer, step: int) -> dict[str, float]:
         import numpy as np
@@ -49,15 +50,16 @@ def oracle_validator(data: str, preset_fps: float, clips: int) -> Validator:
         from asva.metrics.oracle_sync import oracle_sync
         from asva.pipelines.animate import AnimatePipeline
 
-        test = AVClipDataset(
-            data, "test", ClipConfig(fps=preset_fps, height=preset.height, width=preset.width)
-        )
+        if not items:
+            test = AVClipDataset(
+                data, "test", ClipConfig(fps=preset_fps, height=preset.height, width=preset.width)
+            )
+            items.extend(test[index] for index in range(min(clips, len(test))))
         modes = [m.training for m in model.modules()]
         model.eval()  # no dropout while sampling; the training modes are restored below
         pipe = AnimatePipeline(model, preset, tokenizer, device=next(model.parameters()).device)
         errors = []
-        for index in range(min(clips, len(test))):
-            item = test[index]
+        for index, item in enumerate(items):
             first = tensor_to_uint8(item["video"][:, 0])  # (H, W, 3)
             result = pipe(first, _prompt(item["class_name"]), audio=item["audio"].numpy(), seed=index)
             errors.append(oracle_sync(result.frames(), result.fps, result.audio).result.mean_offset_ms)
