@@ -26,8 +26,8 @@ from torch import nn
 from asva.adapters.model import AudioAnimationModel, build_audio_model
 from asva.backbone.model import Backbone
 from asva.checkpoints.backbone import load_backbone
-from asva.checkpoints.official import CheckpointError, load_official_state_dict, official_state_dict
-from asva.checkpoints.trained import load_into, load_weights, save_weights
+from asva.checkpoints.official import load_official_state_dict, official_state_dict
+from asva.checkpoints.trained import check_meta, load_into, load_weights, save_weights
 from asva.diffusion.schedule import NoiseSchedule
 from asva.log import get_logger
 from asva.presets import Preset, get_preset
@@ -105,11 +105,7 @@ def load_model(
 def load_backbone_weights(backbone: Backbone, preset: Preset, path: Path) -> None:
     """Our backbone safetensors (official key layout) into `backbone`, strictly, after the sidecar check."""
     state, meta = load_weights(path)
-    if meta.get("part") != "backbone" or meta.get("preset") != preset.name:
-        raise CheckpointError(
-            f"{path} holds part={meta.get('part')!r} of preset {meta.get('preset')!r}; "
-            f"expected the backbone of {preset.name!r}"
-        )
+    check_meta(meta, {"part": "backbone", **preset_meta(preset)}, path)  # sizes too, not just the name
     load_official_state_dict(backbone, state, str(path), NoiseSchedule(preset.schedule).official_buffers())
 
 

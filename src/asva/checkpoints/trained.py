@@ -79,15 +79,33 @@ def load_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
 def load_into(module: torch.nn.Module, path: str | Path, expect: Mapping[str, Any]) -> dict[str, Any]:
     """Load weights into `module` strictly after checking the sidecar's fields equal `expect`."""
     state, meta = load_weights(path)
-    for key, want in expect.items():
-        got = meta.get(key)
-        if _normal(got) != _normal(want):
-            raise CheckpointError(
-                f"{path} was made for {key}={_short(got)}, but this model has {key}={_short(want)}"
-            )
+    check_meta(meta, expect, path)
     check_keys(module, state, str(path))
     module.load_state_dict(state, strict=True)
     return meta
+
+
+def check_meta(meta: Mapping[str, Any], expect: Mapping[str, Any], path: str | Path) -> None:
+    """Raise `CheckpointError` unless every `expect` field equals the sidecar's (after a JSON round trip)."""
+    for key, want in expect.items():
+        got, want = _normal(meta.get(key)), _normal(want)
+        if got != want:
+            diffs = "; ".join(
+                f"{name}: file {_short(a)}, model {_short(b)}"
+                for name, a, b in _differences(key, got, want)[:5]
+            )
+            raise CheckpointError(f"{path} was made for another model: {diffs}")
+
+
+def _differences(name: str, got: Any, want: Any) -> list[tuple[str, Any, Any]]:
+    """The leaf fields where two JSON-like values differ, as (dotted name, got, want)."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        return [
+            d
+            for k in sorted(set(got) | set(want))
+            for d in _differences(f"{name}.{k}", got.get(k), want.get(k))
+        ]
+    return [] if got == want else [(name, got, want)]
 
 
 def _normal(value: Any) -> Any:
