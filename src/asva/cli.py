@@ -11,6 +11,8 @@ import typer
 
 from asva.cli_curate import curate
 from asva.cli_evaluate import evaluate
+from asva.cli_generate import generate
+from asva.cli_serve import serve
 from asva.cli_synth import sync, synth
 from asva.cli_train import train
 
@@ -95,12 +97,15 @@ def inspect_layout(
     component: Annotated[
         str, typer.Option(help="unet, vae, text, image, resampler, imagebind-audio, beats or adapters.")
     ],
+    variant: Annotated[
+        str, typer.Option(help="base, or keyvid (KeyVID's keyframe generator: unet, resampler).")
+    ] = "base",
 ) -> None:
     """Print `key<TAB>shape` for every state-dict entry of a part, built on the meta device."""
     from asva.checkpoints.layout import component_layout
     from asva.presets import get_preset
 
-    for key, shape in component_layout(get_preset(preset), component):
+    for key, shape in component_layout(get_preset(preset), component, variant):
         typer.echo(f"{key}\t[{','.join(map(str, shape))}]")
 
 
@@ -124,8 +129,10 @@ def inspect_params(preset: Annotated[str, typer.Option(help="Preset name.")]) ->
 app.command("synth")(synth)
 app.command("curate")(curate)
 app.command("train")(train)
+app.command("generate")(generate)
 app.command("evaluate")(evaluate)
 app.command("sync")(sync)
+app.command("serve")(serve)
 
 
 def main() -> None:

@@ -35,13 +35,20 @@ def synth(
             "(see docs/synthav.md)."
         ),
     ] = None,
+    corrupt_mix: Annotated[
+        str | None,
+        typer.Option(
+            help="Per-video corruptions: 'SPEC:FRACTION|SPEC:FRACTION...', e.g. 'offset=0.5:0.2|cut:0.1' "
+            "(each video draws one entry from its seed; the rest stay clean)."
+        ),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option(help="Write into a non-empty folder, replacing same-named files.")
     ] = False,
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
 ) -> None:
     """Generate SynthAV: procedural audio-visual clips with exact ground truth (one JSON per video)."""
-    from asva.synth import SynthConfig, generate_dataset, parse_corruptions
+    from asva.synth import SynthConfig, generate_dataset, parse_corruption_mix, parse_corruptions
     from asva.synth.classes import CLASSES
 
     names = tuple(n.strip() for item in (classes or []) for n in item.split(",") if n.strip()) or tuple(
@@ -55,6 +62,7 @@ def synth(
         size=size,
         seed=seed,
         corruptions=tuple(parse_corruptions(corrupt)),
+        corruption_mix=tuple(parse_corruption_mix(corrupt_mix)),
     )
     summary = generate_dataset(out, config, overwrite=overwrite, workers=workers)
     typer.echo(

@@ -102,3 +102,30 @@ def test_corruptions_are_deterministic(clip):
     np.testing.assert_array_equal(a.frames, b.frames)
     np.testing.assert_array_equal(a.audio, b.audio)
     assert a.corruptions == b.corruptions and len(a.corruptions) == 4
+
+
+def test_corruption_mix_parses_and_picks_in_proportion():
+    from asva.synth import parse_corruption_mix, pick_from_mix
+
+    mix = parse_corruption_mix("offset=0.5:0.25|cut,text:0.25")
+    assert [([c.kind for c in cs], f) for cs, f in mix] == [(["offset"], 0.25), (["cut", "text"], 0.25)]
+    picks = [tuple(c.kind for c in pick_from_mix(mix, seed)) for seed in range(2000)]
+    share = {k: picks.count(k) / len(picks) for k in set(picks)}
+    assert abs(share[("offset",)] - 0.25) < 0.04 and abs(share[()] - 0.5) < 0.04
+    assert picks == [tuple(c.kind for c in pick_from_mix(mix, seed)) for seed in range(2000)]  # seeded
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("offset", "SPEC:FRACTION"),
+        ("cut:x", "not a number"),
+        ("cut:0.7|text:0.6", "add up"),
+        ("bad:0.1", "unknown"),
+    ],
+)
+def test_corruption_mix_rejects_bad_specs(spec, match):
+    from asva.synth import parse_corruption_mix
+
+    with pytest.raises(ValueError, match=match):
+        parse_corruption_mix(spec)

@@ -130,3 +130,22 @@ def test_default_size_dataset_with_workers_scores_within_a_frame(tmp_path):
     for line in summary.test:
         r = oracle_sync_file(tmp_path / "videos" / line).result
         assert r.mean_offset_ms <= 1000 / 24 and r.matched_fraction >= 0.9, (line, r)
+
+
+def test_cli_synth_corruption_mix_labels_each_video(tmp_path):
+    app = typer.Typer()
+    app.command("synth")(synth)
+    app.command("noop")(lambda: None)
+    out = tmp_path / "mix"
+    args = ["synth", "--out", str(out), "--classes", "metronome", "--videos-per-class", "6", "--seconds", "2",
+            "--size", "64", "--workers", "1", "--corrupt-mix", "noaudio:0.5"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    from asva.synth import parse_corruption_mix, pick_from_mix, video_seed
+
+    mix = parse_corruption_mix("noaudio:0.5")
+    for i in range(6):
+        gt = json.loads((out / f"videos/metronome/metronome_{i:04d}.json").read_text())
+        expected = [c.kind for c in pick_from_mix(mix, video_seed(0, "metronome", i))]
+        assert [c["kind"] for c in gt["corruptions"]] == expected
+        assert gt["has_audio"] == (expected == [])

@@ -110,13 +110,21 @@ class AnimatePipeline:
         return cls(model, preset, load_tokenizer(preset, vocab), device)
 
     @classmethod
-    def from_model(cls, model: str | Path = "tiny", device: str | torch.device = "cpu") -> AnimatePipeline:
-        """Build from `tiny` (the bundled model) or a model folder holding `asva.json` (see README)."""
+    def from_model(
+        cls, model: str | Path = "tiny", device: str | torch.device = "cpu", with_audio: bool = True
+    ) -> AnimatePipeline:
+        """Build from `tiny` (the bundled model) or a model folder holding `asva.json` (see README).
+
+        `with_audio=False` drops the folder's audio adapters: the frozen backbone alone, the
+        "no-audio" baseline of docs/results.md.
+        """
         folder = bundled_model_folder() if str(model) == "tiny" else Path(model)
         if folder is None:
             log.warning("the bundled tiny model is not trained yet: using the tiny preset's RANDOM weights")
-            return cls.from_preset("tiny", device=device, with_audio=True)
+            return cls.from_preset("tiny", device=device, with_audio=with_audio)
         preset, loaded, spec = load_model(folder, device)
+        if not with_audio and isinstance(loaded, AudioAnimationModel):
+            loaded = loaded.backbone
         return cls(loaded, preset, load_tokenizer(preset, spec.files.get("vocab")), device)
 
     # -- conditioning ------------------------------------------------------------------------------

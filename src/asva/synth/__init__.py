@@ -3,7 +3,13 @@
 from asva.synth.classes import CLASSES
 from asva.synth.clip import Clip, generate_clip, ground_truth_json, video_seed
 from asva.synth.corruptions import KINDS as CORRUPTIONS
-from asva.synth.corruptions import Corruption, apply_corruptions, parse_corruptions
+from asva.synth.corruptions import (
+    Corruption,
+    apply_corruptions,
+    parse_corruption_mix,
+    parse_corruptions,
+    pick_from_mix,
+)
 from asva.synth.dataset import DatasetSummary, SynthConfig, generate_dataset
 
 __all__ = [
@@ -17,6 +23,8 @@ __all__ = [
     "generate_clip",
     "generate_dataset",
     "ground_truth_json",
+    "parse_corruption_mix",
     "parse_corruptions",
+    "pick_from_mix",
     "video_seed",
 ]

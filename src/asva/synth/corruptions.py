@@ -82,6 +82,48 @@ def parse_corruptions(spec: str | None) -> list[Corruption]:
     return [seen[k] for k in KINDS if k in seen]
 
 
+# One entry of a corruption mix: these corruptions together, given to this fraction of the videos.
+MixEntry = tuple[tuple[Corruption, ...], float]
+
+
+def parse_corruption_mix(spec: str | None) -> list[MixEntry]:
+    """Parse `SPEC:FRACTION[|SPEC:FRACTION]...` (SPEC as for `--corrupt`); the rest stay clean.
+
+    `offset=0.5:0.2|cut:0.1|text,noise=5:0.1` gives 20 % of the videos a 0.5-s audio offset, 10 % a
+    scene cut, 10 % a caption and background noise together, and leaves 60 % untouched.
+    """
+    if spec is None or not spec.strip():
+        return []
+    entries: list[MixEntry] = []
+    for item in spec.split("|"):
+        item = item.strip()
+        corrupt, sep, raw = item.rpartition(":")
+        if not sep or not corrupt.strip():
+            raise ValueError(f"corruption mix item {item!r} in {spec!r}: expected SPEC:FRACTION")
+        try:
+            fraction = float(raw)
+        except ValueError:
+            raise ValueError(f"corruption mix item {item!r}: fraction {raw!r} is not a number") from None
+        if not 0.0 < fraction <= 1.0:
+            raise ValueError(f"corruption mix item {item!r}: fraction must be in (0, 1], got {fraction}")
+        entries.append((tuple(parse_corruptions(corrupt)), fraction))
+    total = sum(f for _, f in entries)
+    if total > 1.0 + 1e-9:
+        raise ValueError(f"corruption mix {spec!r}: fractions add up to {total:g}, more than 1")
+    return entries
+
+
+def pick_from_mix(mix: list[MixEntry] | tuple[MixEntry, ...], seed: int) -> tuple[Corruption, ...]:
+    """The corruptions a video with this seed gets from `mix` (none for the clean remainder)."""
+    u = np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(b"mix")])).random()
+    edge = 0.0
+    for corruptions, fraction in mix:
+        edge += fraction
+        if u < edge:
+            return corruptions
+    return ()
+
+
 def apply_corruptions(clip: Clip, corruptions: list[Corruption]) -> Clip:
     """Apply corruptions in the fixed order, recording each in `clip.corruptions`."""
     for c in sorted(corruptions, key=lambda c: list(KINDS).index(c.kind)):

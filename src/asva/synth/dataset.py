@@ -29,7 +29,7 @@ from asva.synth.clip import (
     ground_truth_json,
     video_seed,
 )
-from asva.synth.corruptions import Corruption, apply_corruptions
+from asva.synth.corruptions import Corruption, MixEntry, apply_corruptions, pick_from_mix
 
 logger = get_logger(__name__)
 
@@ -48,7 +48,8 @@ class SynthConfig:
     seed: int = 0
     fps: float = FPS
     sample_rate: int = SAMPLE_RATE
-    corruptions: tuple[Corruption, ...] = field(default_factory=tuple)
+    corruptions: tuple[Corruption, ...] = field(default_factory=tuple)  # applied to every video
+    corruption_mix: tuple[MixEntry, ...] = field(default_factory=tuple)  # per video, drawn from its seed
 
     def __post_init__(self) -> None:
         if not self.classes:
@@ -129,7 +130,9 @@ def _make_video(job: _Job) -> str:
     cfg = job.config
     seed = video_seed(cfg.seed, job.class_name, job.index)
     clip = generate_clip(job.class_name, seed, cfg.seconds, cfg.size, cfg.fps, cfg.sample_rate)
-    clip = apply_corruptions(clip, list(cfg.corruptions))
+    chosen = {c.kind: c for c in pick_from_mix(cfg.corruption_mix, seed)}
+    chosen.update({c.kind: c for c in cfg.corruptions})  # the every-video corruptions win a clash
+    clip = apply_corruptions(clip, list(chosen.values()))
     name = video_name(job.class_name, job.index)
     folder = Path(job.root) / "videos" / job.class_name
     folder.mkdir(parents=True, exist_ok=True)
@@ -196,6 +199,9 @@ def generate_dataset(
         **asdict(config),
         "train_per_class": config.train_videos,
         "corruptions": [asdict(c) for c in config.corruptions],
+        "corruption_mix": [
+            {"corruptions": [asdict(c) for c in cs], "fraction": f} for cs, f in config.corruption_mix
+        ],
     }
     write_text_atomic(root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     took = time.perf_counter() - start

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -318,7 +319,7 @@ def train(
 
     # 3. Loop: each optimizer step takes grad_accum micro-batches.
     started, done_at_start = time.perf_counter(), state.step
-    progress = _progress(show_progress and accelerator.is_main_process, total, state.step)
+    progress = _progress(show_progress and accelerator.is_main_process, total, state.step, config.log_every)
     while state.step < total:
         epoch, within = divmod(state.step, steps_per_epoch)
         micro_batches = batches(dataset, config, preset.fps, epoch, rank, world, within * config.grad_accum)
@@ -398,9 +399,20 @@ def _tensorboard(out: Path):
     return SummaryWriter(str(out / "tensorboard"))
 
 
-def _progress(enabled: bool, total: int, start: int) -> Callable[[int, float, float], None]:
+def _progress(enabled: bool, total: int, start: int, every: int) -> Callable[[int, float, float], None]:
     if not enabled:
         return lambda *_: None
+    if not sys.stderr.isatty():  # a log file: a line every `every` steps instead of a redrawn bar
+        started = time.perf_counter()
+
+        def report(step: int, loss: float, rate: float) -> None:
+            if step % every == 0 or step >= total:
+                spent = time.perf_counter() - started
+                eta = spent / max(step - start, 1) * (total - step)
+                log.info("step %d/%d  loss %.4f  %.2f clips/s  eta %.0f min", step, total, loss, rate,
+                         eta / 60)
+
+        return report
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     bar = Progress(
