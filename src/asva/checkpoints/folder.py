@@ -8,7 +8,8 @@ my-model/
 ```
 Keys (all but `preset` optional): `checkpoint` (an official DynamiCrafter model.ckpt), `backbone`
 (our safetensors of the backbone in the official key layout), `audio_encoders`, `adapters`
-(safetensors + JSON sidecar each), `vocab` (the OpenCLIP BPE file). With `adapters` the model is
+(safetensors + JSON sidecar each), `vocab` (the OpenCLIP BPE file), `keyvid` (a whole KeyVID model,
+read by `asva.pipelines.keyvid`; see `asva.checkpoints.keyvid`). With `adapters` the model is
 an `AudioAnimationModel`; without, the backbone alone.
 """
 
@@ -35,7 +36,7 @@ from asva.presets import Preset, get_preset
 log = get_logger(__name__)
 
 CONFIG_FILE = "asva.json"
-KEYS = ("preset", "checkpoint", "backbone", "audio_encoders", "adapters", "vocab")
+KEYS = ("preset", "checkpoint", "backbone", "audio_encoders", "adapters", "vocab", "keyvid")
 
 
 @dataclass

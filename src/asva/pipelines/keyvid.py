@@ -1,0 +1,293 @@
+"""`KeyframePipeline`: image + audio (+ prompt) -> 48 frames, KeyVID's way: keyframes first, then the rest.
+
+The steps follow KeyVID's two inference scripts (scripts/evaluation/asva/
+pipeline_audio_cond_animation_keyframe_add_idx.py, then ..._freenoise_inpainting_new.py; FACTS §5,
+§11, §12), with our sampler and guidance:
+
+1. The audio's motion curve (the keyframe localizer, 48 values at 24 FPS) and the keyframes chosen
+   on it (`asva.keyframes.selection.select_keyframes`, 12 of the 48 slots).
+2. The keyframe generator samples those 12 frames: concat = the image latent at every keyframe,
+   per-keyframe image tokens (Resampler slots at the keyframe indices) and audio tokens (KeyVID's
+   chunk-of-12 selection), frame-index embedding, fs 6; 4-pass guidance none → +image → +text →
+   +audio (audio scale 7.5 by default).
+3. The keyframes are decoded and re-encoded (KeyVID re-reads its saved keyframe clips), and the
+   interpolator samples all 48 frames: concat = keyframe latents at their indices, zeros elsewhere
+   (`masked_condition`); x̂0 of the keyframes pinned for the first step(s); FreeNoise noise and
+   window fusion (12-frame windows every 6 frames, the interpolator's training length); fs 24;
+   audio scale 9.0 by default.
+
+The generated clip and the stages' intermediate results come back in a `KeyframeResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from einops import repeat
+
+from asva.backbone.tokenizer import BPETokenizer
+from asva.checkpoints.backbone import load_tokenizer, resolve_preset
+from asva.checkpoints.folder import ModelFolder
+from asva.checkpoints.keyvid import load_keyvid_weights
+from asva.diffusion.ddim import StepCallback, ddim_sample
+from asva.diffusion.guidance import GuidedDenoiser
+from asva.keyframes.localizer import bundled_localizer
+from asva.keyframes.selection import KeyframeSelection, select_keyframes, uniform_indices
+from asva.keyvid.config import KeyVIDSettings, keyvid_settings
+from asva.keyvid.features import interpolation_audio_tokens, keyframe_audio_tokens, select_token_groups
+from asva.keyvid.freenoise import freenoise_noise, windowed_temporal_attention
+from asva.keyvid.interpolation import KeyframeAnchoredDenoiser, masked_condition
+from asva.keyvid.model import KeyVIDModel, build_keyvid_model
+from asva.keyvid.unet import AUDIO_SEGMENTS, FRAME_INDEX, keyvid_prediction
+from asva.log import get_logger
+from asva.pipelines.animate import AnimatePipeline, AnimationResult, _check_positive_int
+from asva.presets import Preset
+
+log = get_logger(__name__)
+
+Tensor = torch.Tensor
+# select(curve (48,), num_keyframes, seed) -> KeyframeSelection; `select_keyframes` by default
+KeyframeSelector = Callable[[np.ndarray, int, int], KeyframeSelection]
+
+
+class NoKeyframeModelError(ValueError):
+    """The model folder holds no KeyVID weights (so it cannot run keyframe mode)."""
+
+
+@dataclass
+class KeyframeResult(AnimationResult):
+    """An `AnimationResult` plus what the two stages produced on the way."""
+
+    keyframe_indices: np.ndarray | None = None  # (K,) slots of the 48-frame window
+    keyframes: torch.Tensor | None = None  # (1, 3, K, H, W) the generated keyframes, in [-1, 1]
+    keyframe_latents: torch.Tensor | None = None  # (1, 4, K, h, w) re-encoded, as the interpolator saw them
+    condition: torch.Tensor | None = None  # (1, 4, F, h, w) the interpolator's concat latent
+
+
+class KeyframePipeline(AnimatePipeline):
+    """Image + audio (+ prompt) -> video through keyframes; see the module docstring and `__call__`.
+
+    Image and audio preparation and the text context are `AnimatePipeline`'s.
+    """
+
+    def __init__(
+        self,
+        model: KeyVIDModel,
+        tokenizer: BPETokenizer,
+        device: str | torch.device = "cpu",
+        localizer: Any | None = None,
+        select: KeyframeSelector = select_keyframes,
+        settings: KeyVIDSettings | None = None,
+    ) -> None:
+        super().__init__(model.backbone, model.preset, tokenizer, device)
+        self.model = model.to(self.device)
+        self.localizer = localizer  # anything with .predict(audio (1, S)) -> (1, 48); None: uniform keyframes
+        self.select = select
+        self.settings = settings or keyvid_settings(model.preset)
+
+    @classmethod
+    def from_preset(  # type: ignore[override]
+        cls,
+        preset: str | Preset = "tiny",
+        vocab: str | Path | None = None,
+        device: str | torch.device = "cpu",
+        localizer: Any | None = None,
+    ) -> KeyframePipeline:
+        """A KeyVID model of `preset` with RANDOM weights (tests, demos of the code path)."""
+        preset = resolve_preset(preset)
+        log.warning("KeyVID model %r has RANDOM weights", preset.name)
+        return cls(build_keyvid_model(preset), load_tokenizer(preset, vocab), device, localizer)
+
+    @classmethod
+    def from_model(cls, model: str | Path = "tiny", device: str | torch.device = "cpu") -> KeyframePipeline:
+        """Build from `tiny` (random weights: no KeyVID model is bundled) or a model folder whose
+        `asva.json` names a "keyvid" file; raises `NoKeyframeModelError` when it names none."""
+        localizer = _default_localizer(device)
+        if str(model) == "tiny":
+            return cls.from_preset("tiny", device=device, localizer=localizer)
+        spec = ModelFolder.read(model)
+        if "keyvid" not in spec.files:
+            raise NoKeyframeModelError(
+                f"{spec.folder} has no KeyVID weights: its asva.json names no 'keyvid' file "
+                "(this model animates with uniform frames only: use --mode uniform)"
+            )
+        keyvid = KeyVIDModel(spec.preset)
+        load_keyvid_weights(keyvid, spec.files["keyvid"])
+        tokenizer = load_tokenizer(spec.preset, spec.files.get("vocab"))
+        return cls(keyvid.freeze(), tokenizer, device, localizer)
+
+    # -- the whole job -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def __call__(  # type: ignore[override]
+        self,
+        image: str | Path | np.ndarray,
+        prompt: str = "",
+        *,
+        audio: np.ndarray,
+        frames: int = 48,
+        fps: float = 24,
+        steps: int | None = None,
+        guidance_image: float | None = None,
+        guidance_text: float | None = None,
+        guidance_audio: float | None = None,
+        eta: float | None = None,
+        seed: int = 0,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> KeyframeResult:
+        """Animate `image` with `audio` (mono float32, 16 kHz): 48 frames (2 s at 24 FPS).
+
+        Unset options take KeyVID's defaults (`KeyVIDSettings`); `guidance_audio`, when given,
+        is used by both stages (KeyVID: 7.5 for the keyframes, 9.0 for the interpolation).
+        """
+        s = self.settings
+        steps = s.steps if steps is None else steps
+        eta = s.eta if eta is None else eta
+        s_img = s.guidance_image if guidance_image is None else guidance_image
+        s_txt = s.guidance_text if guidance_text is None else guidance_text
+        s_aud_key = s.guidance_audio if guidance_audio is None else guidance_audio
+        s_aud_int = s.guidance_audio_interpolation if guidance_audio is None else guidance_audio
+        if frames != s.frame_slots:
+            raise ValueError(f"KeyVID makes one window of {s.frame_slots} frames (its keyframe index space), "
+                             f"got frames={frames}")
+        _check_positive_int("steps", steps, 1, self.schedule.config.timesteps)
+        if fps <= 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        if audio is None:
+            raise ValueError("KeyVID needs audio: its keyframes are placed on the audio's motion curve")
+        generator = torch.Generator(self.device).manual_seed(seed)
+        total_steps = 2 * len(self.schedule.ddim_timesteps(steps))
+
+        # 1. Inputs: image pixels and latent, the clip's audio, the keyframes on its motion curve.
+        pixels = self._prepare_image(image)  # (1, 3, H, W)
+        z_image = self.backbone.vae.encode(pixels[:, :, None], generator=generator)  # (1, 4, 1, h, w)
+        sound = self._prepare_audio(audio, frames, fps)  # (1, S)
+        indices = self._keyframes(sound, seed)  # (K,)
+        index = torch.as_tensor(indices, device=self.device)[None]  # (1, K)
+
+        # 2. Conditions both stages share: text ("" for null), CLIP tokens of the image (zero image
+        #    for null), ImageBind trunk tokens of the audio (zero mel for null), FACTS §5.
+        text, text_null = self._text_context(prompt), self._text_context("")  # (1, 77, D) each
+        clip = self.backbone.image_encoder(pixels)  # (1, N, 1280)
+        clip_null = self.backbone.image_encoder(torch.zeros_like(pixels))
+        tokens = self.model.audio_tokens(sound)  # (1, 1 + F·T, D_a)
+        tokens_null = self.model.audio_tokens(sound, null=True)
+        freq = self.model.audio_encoder.config.grid[0]
+        per_frame = self.preset.backbone.unet.image_tokens_per_frame
+
+        # 3. Keyframe stage: K frames at the keyframe slots, each with its slot's image/audio tokens.
+        resampler = self.backbone.resampler
+        k_img = select_token_groups(resampler(clip), index, per_frame)  # (1, K·n, D)
+        k_img_null = select_token_groups(resampler(clip_null), index, per_frame)
+        k_aud = keyframe_audio_tokens(tokens, freq, index, s.frame_slots, s.audio_group)  # (1, K, 12, D_a)
+        k_aud_null = keyframe_audio_tokens(tokens_null, freq, index, s.frame_slots, s.audio_group)
+        concat = repeat(z_image, "b c 1 h w -> b c k h w", k=len(indices))  # (1, 4, K, h, w)
+        denoiser = self._guided(
+            self._generator_net, concat, s.keyframe_fs, (text, text_null), (k_img, k_img_null),
+            (k_aud, k_aud_null), (s_img, s_txt, s_aud_key), {FRAME_INDEX: index},
+        )
+        c, _, h, w = self.preset.latent_shape
+        noise = torch.randn((1, c, len(indices), h, w), generator=generator, device=self.device)
+        latents = ddim_sample(denoiser, noise, self.schedule, steps, eta=eta, generator=generator,
+                              callback=_progress(progress, 0, total_steps))  # (1, 4, K, h, w)
+
+        # 4. Keyframes through pixels and back (KeyVID saves them as a clip and re-encodes it), then
+        #    the interpolator's concat: their latents at their slots, zeros elsewhere.
+        keyframes = self.backbone.vae.decode(latents).clamp(-1, 1)  # (1, 3, K, H, W)
+        z_keys = self.backbone.vae.encode(keyframes, generator=generator)  # (1, 4, K, h, w)
+        condition, known = masked_condition(z_keys, index, frames)  # (1, 4, F, h, w), (1, F)
+
+        # 5. Interpolation stage: all F frames, all 48 image-token groups, per-frame audio tokens.
+        resampler = self.model.interpolator_resampler
+        i_aud = interpolation_audio_tokens(tokens, freq, frames, s.audio_group)  # (1, F, 12, D_a)
+        i_aud_null = interpolation_audio_tokens(tokens_null, freq, frames, s.audio_group)
+        guided = self._guided(
+            self._interpolator_net, condition, s.interpolation_fs, (text, text_null),
+            (resampler(clip), resampler(clip_null)), (i_aud, i_aud_null), (s_img, s_txt, s_aud_int), {},
+        )
+        taus = self.schedule.ddim_timesteps(steps)
+        pinned = min(s.anchored_steps, len(taus))  # the first `pinned` steps have t >= anchored_from
+        anchored_from = int(taus[-pinned]) if pinned else int(taus[-1]) + 1
+        denoiser = KeyframeAnchoredDenoiser(guided, self.schedule, condition, known, anchored_from)
+        noise = freenoise_noise((1, c, frames, h, w), s.freenoise_window, s.freenoise_stride, generator)
+        interpolator = self.model.interpolator_unet
+        with windowed_temporal_attention(interpolator, s.freenoise_window, s.freenoise_stride):
+            latents = ddim_sample(denoiser, noise, self.schedule, steps, eta=eta, generator=generator,
+                                  callback=_progress(progress, total_steps // 2, total_steps))
+
+        # 6. Decode frame by frame.
+        video = self.backbone.vae.decode(latents).clamp(-1, 1)  # (1, 3, F, H, W)
+        return KeyframeResult(
+            video=video.float().cpu(), fps=float(fps), audio=sound[0].cpu().numpy(),
+            keyframe_indices=indices, keyframes=keyframes.float().cpu(),
+            keyframe_latents=z_keys.float().cpu(), condition=condition.float().cpu(),
+        )
+
+    # -- steps -------------------------------------------------------------------------------------
+    def _keyframes(self, sound: Tensor, seed: int) -> np.ndarray:
+        """Sorted keyframe slots (K,) from the audio's motion curve; uniform (logged) without a localizer."""
+        s = self.settings
+        if self.localizer is None:
+            log.warning("no keyframe localizer: using %d uniformly spaced keyframes", s.num_keyframes)
+            return uniform_indices(s.frame_slots, s.num_keyframes)
+        curve = self.localizer.predict(sound)  # (1, 48)
+        if tuple(curve.shape) != (1, s.frame_slots):
+            raise ValueError(f"the localizer returned a curve of shape {tuple(curve.shape)}, "
+                             f"expected (1, {s.frame_slots})")
+        indices = np.asarray(self.select(curve[0].float().cpu().numpy(), s.num_keyframes, seed).indices)
+        if indices.ndim != 1 or len(set(indices.tolist())) != len(indices) or len(indices) == 0 \
+                or indices.min() < 0 or indices.max() >= s.frame_slots:
+            raise ValueError(f"keyframe selection returned {indices.tolist()}; expected distinct slots "
+                             f"in [0, {s.frame_slots})")
+        return np.sort(indices).astype(np.int64)
+
+    def _guided(
+        self,
+        net: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor],
+        concat: Tensor,
+        fs: int,
+        text: tuple[Tensor, Tensor],
+        image: tuple[Tensor, Tensor],
+        audio: tuple[Tensor, Tensor],
+        scales: tuple[float, float, float],
+        shared: dict[str, Tensor],
+    ) -> GuidedDenoiser:
+        """KeyVID's 4-pass chain none → +image → +text → +audio; (real, null) pairs for each condition."""
+        fs_tensor = torch.full((1,), fs, dtype=torch.long, device=self.device)
+
+        def branch(t: Tensor, i: Tensor, a: Tensor) -> dict[str, Tensor]:
+            return {"concat": concat, "context": torch.cat([t, i], 1), "fs": fs_tensor,
+                    AUDIO_SEGMENTS: a, **shared}
+
+        (t_real, t_null), (i_real, i_null), (a_real, a_null) = text, image, audio
+        branches = [branch(t_null, i_null, a_null), branch(t_null, i_real, a_null),
+                    branch(t_real, i_real, a_null), branch(t_real, i_real, a_real)]
+        rescale = self.preset.schedule.guidance_rescale
+        return GuidedDenoiser(net, branches, list(scales), guidance_rescale=rescale)
+
+    def _generator_net(self, x: Tensor, t: Tensor, cond: dict[str, Tensor]) -> Tensor:
+        """The keyframe generator on (noisy latent ++ concat); all the sampler sees of it."""
+        return keyvid_prediction(self.model.generator_unet, x, t, cond)
+
+    def _interpolator_net(self, x: Tensor, t: Tensor, cond: dict[str, Tensor]) -> Tensor:
+        """The interpolator on (noisy latent ++ keyframe concat)."""
+        return keyvid_prediction(self.model.interpolator_unet, x, t, cond)
+
+
+def _progress(progress: Callable[[int, int], None] | None, offset: int, total: int) -> StepCallback | None:
+    """A DDIM step callback reporting (steps done, total) over both stages."""
+    if progress is None:
+        return None
+    return lambda i, _n, _x: progress(offset + i + 1, total)
+
+
+def _default_localizer(device: str | torch.device) -> Any | None:
+    """The bundled keyframe localizer, or None (with a warning) when the package holds none."""
+    localizer = bundled_localizer(device=device)
+    if localizer is None:
+        log.warning("no bundled keyframe localizer: keyframes will be uniformly spaced")
+    return localizer

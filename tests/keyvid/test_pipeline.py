@@ -1,0 +1,79 @@
+"""`KeyframePipeline` end to end on the tiny preset (random weights): localize, keyframes, interpolate."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from asva.checkpoints.keyvid import write_keyvid_folder
+from asva.keyframes.selection import select_keyframes
+from asva.pipelines.keyvid import KeyframePipeline, NoKeyframeModelError
+
+CURVE = np.abs(np.sin(np.linspace(0, 3 * np.pi, 48))).astype(np.float32)  # three motion peaks
+
+
+class FixedCurveLocalizer:
+    """Stands in for the trained localizer: the same motion curve for any audio."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def predict(self, audio: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        assert audio.shape == (1, 32000)  # the clip's 2 s at 16 kHz
+        return torch.from_numpy(CURVE)[None]
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return KeyframePipeline.from_preset("tiny", localizer=FixedCurveLocalizer())
+
+
+IMAGE = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
+AUDIO = (np.random.default_rng(1).standard_normal(40000) * 0.1).astype(np.float32)
+# one DDIM step, all guidance scales 1: one UNet branch per stage keeps this fast on a CPU
+FAST = {"steps": 1, "guidance_image": 1.0, "guidance_text": 1.0, "guidance_audio": 1.0}
+
+
+def test_end_to_end_keyframes_then_all_48_frames(pipe):
+    calls = []
+    result = pipe(IMAGE, "a ball", audio=AUDIO, seed=3, progress=lambda i, n: calls.append((i, n)), **FAST)
+    assert result.video.shape == (1, 3, 48, 64, 64) and result.fps == 24.0
+    assert result.video.abs().max() <= 1.0 and result.audio.shape == (32000,)
+    expected = select_keyframes(CURVE, 12, 3).indices
+    np.testing.assert_array_equal(result.keyframe_indices, np.sort(expected))
+    assert result.keyframes.shape == (1, 3, 12, 64, 64)
+    # the interpolator's concat: each keyframe's latent at its index, zeros elsewhere
+    index = torch.as_tensor(result.keyframe_indices)
+    assert torch.equal(result.condition[:, :, index], result.keyframe_latents)
+    others = torch.ones(48, dtype=torch.bool)
+    others[index] = False
+    assert not result.condition[:, :, others].any()
+    assert calls == [(1, 2), (2, 2)]
+
+    again = pipe(IMAGE, "a ball", audio=AUDIO, seed=3, **FAST)
+    assert torch.equal(again.video, result.video)  # one seed, one video
+
+
+def test_bad_requests_fail_early(pipe):
+    with pytest.raises(ValueError, match="48 frames"):
+        pipe(IMAGE, audio=AUDIO, frames=16)
+    with pytest.raises(ValueError, match="needs audio"):
+        pipe(IMAGE, audio=None)
+
+
+def test_model_folders(tmp_path, pipe):
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "asva.json").write_text(json.dumps({"preset": "tiny"}))
+    with pytest.raises(NoKeyframeModelError, match="no KeyVID weights"):
+        KeyframePipeline.from_model(plain)
+
+    folder = write_keyvid_folder(tmp_path / "keyvid", pipe.model)
+    loaded = KeyframePipeline.from_model(folder)
+    saved, read = pipe.model.state_dict(), loaded.model.state_dict()
+    assert list(saved) == list(read)
+    assert all(torch.equal(saved[k], read[k]) for k in saved)
