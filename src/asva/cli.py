@@ -12,6 +12,7 @@ import typer
 from asva.cli_curate import curate
 from asva.cli_evaluate import evaluate
 from asva.cli_generate import generate
+from asva.cli_keyframes import keyframes_app
 from asva.cli_serve import serve
 from asva.cli_synth import sync, synth
 from asva.cli_train import train
@@ -27,7 +28,9 @@ app.add_typer(inspect_app, name="inspect")
 
 EXAMPLE_IMAGE = "examples/example.png"
 EXAMPLE_AUDIO = "examples/example.wav"
-EXAMPLE_PROMPT = "a ball bouncing on the floor"
+# A SynthAV hammer_anvil clip the bundled model never saw (scripts/make_example.py); the prompt is
+# its class name, as in training.
+EXAMPLE_PROMPT = "hammer anvil"
 
 
 def _asset(name: str) -> Path:
@@ -46,7 +49,9 @@ def animate(
     image: Annotated[Path | None, typer.Option(help="Input image (default: the bundled example).")] = None,
     audio: Annotated[Path | None, typer.Option(help="Input audio (default: the bundled example's).")] = None,
     prompt: Annotated[str | None, typer.Option(help="Text prompt (default: the example's).")] = None,
-    out: Annotated[Path, typer.Option(help="Output mp4.")] = Path("asva_out.mp4"),
+    out: Annotated[Path, typer.Option(help="Output mp4; its frame strip goes beside it as .png.")] = Path(
+        "asva_out.mp4"
+    ),
     model: Annotated[str, typer.Option(help="'tiny' (bundled) or a model folder with asva.json.")] = "tiny",
     fps: Annotated[float | None, typer.Option(help="Output FPS (default: the model's).")] = None,
     frames: Annotated[int | None, typer.Option(help="Number of frames (default: the model's).")] = None,
@@ -58,10 +63,12 @@ def animate(
     device: Annotated[str, typer.Option(help="torch device, e.g. cpu or cuda.")] = "cpu",
 ) -> None:
     """Animate an image; with no arguments, the bundled example with the bundled tiny model."""
+    import numpy as np
     from rich.progress import Progress
 
     from asva.media import read_audio
     from asva.pipelines.animate import AnimatePipeline
+    from asva.viz import frame_strip, save_png
 
     if image is None:
         image = _asset(EXAMPLE_IMAGE)
@@ -85,9 +92,14 @@ def animate(
             progress=lambda i, n: bar.update(task, completed=i, total=n),
         )
     result.save(out)
+    strip = out.with_suffix(".png")
+    frames_uint8 = result.frames()  # (T, H, W, 3)
+    silence = np.zeros(round(len(frames_uint8) / result.fps * 16_000), np.float32)
+    sound_track = result.audio if result.audio is not None else silence
+    save_png(frame_strip(frames_uint8, sound_track, result.fps), strip)
     typer.echo(
         f"wrote {out} ({result.video.shape[2]} frames at {result.fps:g} FPS"
-        f"{', with audio' if sound is not None else ''})"
+        f"{', with audio' if sound is not None else ''}) and its frame strip {strip}"
     )
 
 
@@ -133,6 +145,7 @@ app.command("generate")(generate)
 app.command("evaluate")(evaluate)
 app.command("sync")(sync)
 app.command("serve")(serve)
+app.add_typer(keyframes_app, name="keyframes")
 
 
 def main() -> None:
