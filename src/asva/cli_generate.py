@@ -1,4 +1,4 @@
-"""`asva generate`: animate every evaluation clip of a test split, for `asva evaluate` (registered by cli.py)."""
+"""`asva generate`: animate every evaluation clip of a test split for `asva evaluate` (see cli.py)."""
 
 from __future__ import annotations
 

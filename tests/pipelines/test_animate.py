@@ -115,6 +115,10 @@ def test_cli_animate_writes_a_playable_mp4(tmp_path):
     assert result.exit_code == 0, result.output
     info = probe_video(out)
     assert info.has_audio and info.num_frames == 4
+    import cv2
+
+    strip = cv2.imread(str(out.with_suffix(".png")))  # the frame strip over the waveform
+    assert strip is not None and strip.shape[1] >= 4 * 64
 
 
 def test_vocabulary_of_the_wrong_size_is_refused(tiny_backbone, tmp_path):

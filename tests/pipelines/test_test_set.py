@@ -1,4 +1,4 @@
-"""`animate_test_set` / `asva generate`: one clip per evaluation clip, named for `asva evaluate`, resumable."""
+"""`animate_test_set` / `asva generate`: a clip per evaluation clip, named for `asva evaluate`, resumable."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asva.cli import EXAMPLE_AUDIO, EXAMPLE_IMAGE, _asset
+from asva.cli import EXAMPLE_AUDIO, EXAMPLE_IMAGE, EXAMPLE_PROMPT, _asset
 from asva.media import probe_video, read_video_frames, write_wav
 from asva.presets import get_preset
 
@@ -102,7 +102,7 @@ def test_upload_animate_and_download(server, tmp_path):
             page.goto(url)
             page.locator("#image-input input[type=file]").set_input_files(str(_asset(EXAMPLE_IMAGE)))
             page.locator("#audio-input input[type=file]").set_input_files(str(_asset(EXAMPLE_AUDIO)))
-            page.locator("#prompt textarea").fill("a ball bouncing on the floor")
+            page.locator("#prompt textarea").fill(EXAMPLE_PROMPT)
             steps = page.locator("#steps input[type=number]")
             steps.fill("1")  # one DDIM step: this test checks the plumbing, not the picture
             steps.press("Enter")

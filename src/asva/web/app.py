@@ -73,7 +73,7 @@ def build_app(store: PipelineStore, limits: ServeLimits) -> gr.Blocks:
                     examples=[[str(_asset(EXAMPLE_IMAGE)), str(_asset(EXAMPLE_AUDIO)), EXAMPLE_PROMPT]],
                     inputs=[image_in, audio_in, prompt_in],
                     label="Or start from the bundled example",
-                    example_labels=["bouncing ball"],
+                    example_labels=["hammer and anvil (SynthAV)"],
                     cache_examples=False,
                 )
                 with gr.Accordion("Settings", open=True):
