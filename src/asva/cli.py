@@ -53,6 +53,9 @@ def animate(
         "asva_out.mp4"
     ),
     model: Annotated[str, typer.Option(help="'tiny' (bundled) or a model folder with asva.json.")] = "tiny",
+    mode: Annotated[
+        str, typer.Option(help="uniform (evenly spaced frames) or keyframe (KeyVID: 48 frames at 24 FPS).")
+    ] = "uniform",
     fps: Annotated[float | None, typer.Option(help="Output FPS (default: the model's).")] = None,
     frames: Annotated[int | None, typer.Option(help="Number of frames (default: the model's).")] = None,
     steps: Annotated[int | None, typer.Option(help="DDIM steps (default 20).")] = None,
@@ -74,22 +77,31 @@ def animate(
         image = _asset(EXAMPLE_IMAGE)
         audio = _asset(EXAMPLE_AUDIO) if audio is None else audio
         prompt = EXAMPLE_PROMPT if prompt is None else prompt
-    pipe = AnimatePipeline.from_model(model, device=device)
+    if mode not in ("uniform", "keyframe"):
+        raise typer.BadParameter(f"--mode must be 'uniform' or 'keyframe', got {mode!r}")
+    if mode == "keyframe":
+        from asva.pipelines.keyvid import KeyframePipeline
+
+        if audio is None:
+            raise typer.BadParameter("keyframe mode places keyframes from the sound: pass --audio")
+        pipe = KeyframePipeline.from_model(model, device=device)
+    else:
+        pipe = AnimatePipeline.from_model(model, device=device)
     sound = read_audio(audio) if audio is not None else None
+    sizes = {k: v for k, v in (("frames", frames), ("fps", fps)) if v is not None}
     with Progress(transient=True) as bar:
         task = bar.add_task("sampling", total=None)
         result = pipe(
             image,
             prompt or "",
             audio=sound,
-            frames=frames,
-            fps=fps,
             steps=steps,
             guidance_image=guidance_image,
             guidance_text=guidance_text,
             guidance_audio=guidance_audio,
             seed=seed,
             progress=lambda i, n: bar.update(task, completed=i, total=n),
+            **sizes,
         )
     result.save(out)
     strip = out.with_suffix(".png")

@@ -201,3 +201,22 @@ def test_bad_audio_is_refused(audio_pipe):
         bad = np.zeros(16_000, np.float32)
         bad[100] = np.nan
         audio_pipe(_asset(EXAMPLE_IMAGE), audio=bad, frames=2, steps=1)
+
+
+@pytest.mark.slow
+def test_cli_animate_keyframe_mode(tmp_path):
+    out = tmp_path / "kf.mp4"
+    result = CliRunner().invoke(app, ["animate", "--mode", "keyframe", "--out", str(out), "--steps", "1"])
+    assert result.exit_code == 0, result.output
+    info = probe_video(out)
+    assert info.has_audio and info.num_frames == 48 and info.fps == pytest.approx(24)
+
+
+def test_cli_animate_keyframe_mode_needs_a_keyvid_model(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "asva.json").write_text(json.dumps({"preset": "tiny"}))
+    result = CliRunner().invoke(app, ["animate", "--mode", "keyframe", "--model", str(folder)])
+    assert result.exit_code != 0 and "no KeyVID weights" in str(result.exception)
+    bad = CliRunner().invoke(app, ["animate", "--mode", "sideways"])
+    assert bad.exit_code != 0 and "--mode" in bad.output
