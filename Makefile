@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test lint venv clean train-default
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,6 +23,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/pytest -q
+
+# The bundled model (src/asva/assets/models/tiny): data, curation, the four stages, install.
+# Resumes after a kill; time on 2 CPU cores in docs/results.md.
+train-default: $(STAMP)
+	ASVA=$(BIN)/asva scripts/train_default.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -12,6 +12,7 @@ continues with exactly the losses of an uninterrupted run on CPU.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -243,7 +244,13 @@ def load_checkpoint(
         "num_workers",
         "device",
     }
-    differ = sorted(k for k, v in config.to_dict().items() if k not in ignore and saved["config"].get(k) != v)
+    # A field added to TrainConfig after the checkpoint was written counts as its default there.
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    differ = sorted(
+        k
+        for k, v in config.to_dict().items()
+        if k not in ignore and saved["config"].get(k, defaults[k]) != v
+    )
     if differ:
         raise ValueError(
             f"{folder} was written by a run with other settings ({differ}); use another --out "
