@@ -8,15 +8,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["AnimatePipeline", "get_preset", "load_backbone"]
+__all__ = ["AnimatePipeline", "KeyframePipeline", "get_preset", "load_backbone", "read_audio"]
 
 if TYPE_CHECKING:
     from asva.checkpoints.backbone import load_backbone
+    from asva.media import read_audio
     from asva.pipelines.animate import AnimatePipeline
+    from asva.pipelines.keyvid import KeyframePipeline
     from asva.presets import get_preset
 
 _LAZY = {
     "AnimatePipeline": "asva.pipelines.animate",
+    "KeyframePipeline": "asva.pipelines.keyvid",
+    "read_audio": "asva.media",
     "load_backbone": "asva.checkpoints.backbone",
     "get_preset": "asva.presets",
 }

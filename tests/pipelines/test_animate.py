@@ -220,3 +220,15 @@ def test_cli_animate_keyframe_mode_needs_a_keyvid_model(tmp_path):
     assert result.exit_code != 0 and "no KeyVID weights" in str(result.exception)
     bad = CliRunner().invoke(app, ["animate", "--mode", "sideways"])
     assert bad.exit_code != 0 and "--mode" in bad.output
+
+
+def test_python_api_in_three_lines(tmp_path):
+    # The README's example: the bundled model on the bundled example.
+    from asva import AnimatePipeline, read_audio
+
+    pipe = AnimatePipeline.from_model("tiny")
+    pipe(_asset(EXAMPLE_IMAGE), "hammer anvil", audio=read_audio(_asset(EXAMPLE_AUDIO)), steps=2).save(
+        tmp_path / "anvil.mp4"
+    )
+    info = probe_video(tmp_path / "anvil.mp4")
+    assert info.has_audio and info.num_frames == pipe.preset.frames
