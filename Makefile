@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean train-default
+.PHONY: demo test lint venv clean train-default train-keyvid
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: $(STAMP)
 # Resumes after a kill; time on 2 CPU cores in docs/results.md.
 train-default: $(STAMP)
 	ASVA=$(BIN)/asva scripts/train_default.sh
+
+# The bundled tiny KeyVID model (src/asva/assets/models/tiny-keyvid), on train-default's data and
+# frozen backbone: keyframe generator, then motion interpolator (docs/keyvid.md). Resumes after a kill.
+train-keyvid: $(STAMP)
+	ASVA=$(BIN)/asva scripts/train_keyvid.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     from asva.backbone.tokenizer import BPETokenizer
     from asva.presets import Preset
+    from asva.train.config import TrainConfig
     from asva.train.recipe import Validator
 
 
@@ -36,6 +37,35 @@ class PromptedClips:
     def set_epoch(self, epoch: int) -> None:
         """Forward the epoch (random clip starts are drawn from seed, epoch and index)."""
         self.clips.set_epoch(epoch)
+
+
+def training_set(settings: TrainConfig, data: Path, manifest: Path | None) -> Any:
+    """The stage's prompted training clips, checked against the test split; for the KeyVID stages
+    2 s at 24 FPS with their motion curves and keyframes (`KeyframeClips`; interpolate: always the
+    motion rule)."""
+    from asva.data import AVClipDataset, ClipConfig, check_dataset_leakage
+    from asva.keyvid.config import keyvid_settings
+    from asva.keyvid.training import KeyframeClips
+    from asva.presets import get_preset
+    from asva.train.config import KEYVID_STAGES
+
+    p = get_preset(settings.preset)
+    keyvid = keyvid_settings(p)
+    is_keyvid = settings.stage in KEYVID_STAGES
+    fps, seconds = (keyvid.fps, keyvid.frame_slots / keyvid.fps) if is_keyvid else (p.fps, p.frames / p.fps)
+    clips = AVClipDataset(
+        data,
+        settings.split,
+        ClipConfig(fps=fps, clip_s=seconds, height=p.height, width=p.width),
+        shots=settings.shots or "all",
+        seed=settings.seed,
+        manifest=manifest,
+    )
+    check_dataset_leakage(str(data), train=clips.videos)  # no training clip may come from a test video
+    if not is_keyvid:
+        return PromptedClips(clips)
+    ratio = settings.keyframe_ratio if settings.stage == "keyframe" else 1.0
+    return KeyframeClips(PromptedClips(clips), keyvid.num_keyframes, ratio, settings.seed)
 
 
 def oracle_validator(data: str, preset_fps: float, clips: int) -> Validator:
@@ -72,7 +102,9 @@ def oracle_validator(data: str, preset_fps: float, clips: int) -> Validator:
 
 def train(
     preset: Annotated[str, typer.Option(help="Preset name (tiny trains on CPU).")],
-    stage: Annotated[str, typer.Option(help="vae, backbone, pretrain or finetune.")],
+    stage: Annotated[
+        str, typer.Option(help="vae, backbone, pretrain, finetune, or KeyVID's keyframe and interpolate.")
+    ],
     data: Annotated[
         Path, typer.Option(help="Dataset root in the common layout (videos/, train.txt, test.txt).")
     ],
@@ -88,9 +120,8 @@ def train(
     validate_every: Annotated[int | None, typer.Option(help="Score samples every N steps.")] = None,
 ) -> None:
     """Train one stage: only that stage's parts learn; re-running the command resumes."""
-    from asva.data import AVClipDataset, ClipConfig, check_dataset_leakage
     from asva.presets import get_preset
-    from asva.train.config import TrainConfig, load_overrides
+    from asva.train.config import KEYVID_STAGES, TrainConfig, load_overrides
     from asva.train.recipe import train as run
 
     overrides = load_overrides(config) if config else {}
@@ -104,16 +135,10 @@ def train(
     }
     overrides.update({k: v for k, v in cli.items() if v is not None})
     settings = TrainConfig.for_stage(preset, stage, str(data), overrides)
+    if validate_every and stage in KEYVID_STAGES:
+        raise typer.BadParameter("--validate-every renders with the uniform pipeline; not for KeyVID stages")
     p = get_preset(preset)
-    clips = AVClipDataset(
-        data,
-        settings.split,
-        ClipConfig(fps=p.fps, clip_s=p.frames / p.fps, height=p.height, width=p.width),
-        shots=settings.shots or "all",
-        seed=settings.seed,
-        manifest=manifest,
-    )
-    check_dataset_leakage(str(data), train=clips.videos)  # no training clip may come from a test video
+    clips = training_set(settings, data, manifest)
     validator = oracle_validator(str(data), p.fps, settings.validation_clips) if validate_every else None
-    folder = run(settings, PromptedClips(clips), validate=validator)
+    folder = run(settings, clips, validate=validator)
     typer.echo(f"model written to {folder}")

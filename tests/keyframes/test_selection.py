@@ -142,3 +142,34 @@ def test_bad_input_is_refused_with_a_specific_message(curve, kwargs, words):
     with pytest.raises(ValueError) as info:
         select_keyframes(curve, **kwargs)
     assert all(w in str(info.value) for w in words), str(info.value)
+
+
+# -- the training-data rule (KeyVID avsync15.py) ---------------------------------------------------
+def test_training_rule_midpoint_when_no_valley_then_largest_remainder_fill():
+    from asva.keyframes.selection import select_training_keyframes
+
+    sel = select_training_keyframes(_bump(12, 2) + _bump(30, 2), 12, seed=0)
+    # points 0, midpoint 6 (no valley before the first peak), 12, valley 21, 30; fill 2, 1, 2, 2
+    assert sel.indices.tolist() == [0, 2, 4, 6, 9, 12, 15, 18, 21, 24, 27, 30]
+    assert sel.peaks.tolist() == [12, 30] and sel.valleys.tolist() == [21] and not sel.fallback
+    assert sel.strides[0] == sel.strides[1] and sel.strides[1:].tolist() == np.diff(sel.indices).tolist()
+
+
+def test_training_rule_keeps_six_peaks_and_the_last_valley_then_cuts_to_twelve():
+    from asva.keyframes.selection import select_training_keyframes
+
+    curve = sum(_bump(p, 1.2) for p in range(4, 47, 6))  # 7 peaks (4 … 40), valleys 7 … 43
+    for seed in range(4):
+        sel = select_training_keyframes(curve, 12, seed=seed)
+        assert len(sel.indices) == 12 and len(set(sel.indices.tolist())) == 12
+        assert np.all(np.diff(sel.indices) > 0) and sel.indices[0] == 0
+        assert 2 in sel.indices  # the midpoint of (0, 4): no valley lies before the first peak
+
+
+def test_training_rule_without_peaks_is_uniform_over_the_window():
+    from asva.keyframes.selection import select_training_keyframes
+
+    sel = select_training_keyframes(np.zeros(47), 12, seed=0, num_frames=48)  # a 48-frame window's 47 pairs
+    assert sel.indices.tolist() == list(range(0, 48, 4)) and sel.fallback
+    with pytest.raises(ValueError, match="num_frames"):
+        select_training_keyframes(np.zeros(47), 12, num_frames=40)

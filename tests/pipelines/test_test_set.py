@@ -66,3 +66,16 @@ def test_cli_generate_with_the_no_audio_backbone(dataset, tmp_path):
                                       "--steps", "1", "--limit", "1"])
     assert result.exit_code == 0, result.output
     assert probe_video(next(out.rglob("*.mp4"))).num_frames == 12
+
+
+def test_cli_generate_in_keyframe_mode_writes_48_frames_at_24_fps(dataset, tmp_path):
+    from typer.testing import CliRunner
+
+    from asva.cli import app
+
+    out = tmp_path / "gen"
+    result = CliRunner().invoke(app, ["generate", "--dataset", str(dataset), "--out", str(out), "--mode",
+                                      "keyframe", "--steps", "1", "--limit", "1"])
+    assert result.exit_code == 0, result.output
+    info = probe_video(next(out.rglob("*.mp4")))
+    assert info.num_frames == 48 and info.fps == 24 and info.has_audio

@@ -73,3 +73,18 @@ def test_train_command_refuses_a_test_video_in_training(synthav, tmp_path):
     )
     assert result.exit_code != 0
     assert type(result.exception).__name__ == "DataLeakError"
+
+
+def test_train_command_runs_the_keyframe_stage_on_24_fps_clips(synthav, tmp_path):
+    from asva.checkpoints.backbone import load_backbone
+    from asva.checkpoints.folder import ModelFolder, write_model_folder
+    from asva.presets import get_preset
+
+    init = write_model_folder(tmp_path / "backbone", get_preset("tiny"), load_backbone("tiny", seed=0))
+    (tmp_path / "c.yaml").write_text("batch_size: 2\ngrad_accum: 1\n")
+    args = ["train", "--preset", "tiny", "--stage", "keyframe", "--data", str(synthav), "--init", str(init),
+            "--out", str(tmp_path / "run"), "--config", str(tmp_path / "c.yaml"), "--max-steps", "1",
+            "--device", "cpu"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "keyvid" in ModelFolder.read(tmp_path / "run" / "model").files

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from asva.checkpoints.folder import CONFIG_FILE, preset_meta, save_part
+from asva.checkpoints.folder import CONFIG_FILE, ModelFolder, preset_meta, save_part
 from asva.checkpoints.trained import load_into
 from asva.keyvid.model import KeyVIDModel
 from asva.presets import Preset
@@ -31,6 +31,17 @@ def keyvid_meta(preset: Preset) -> dict[str, Any]:
 def load_keyvid_weights(model: KeyVIDModel, path: str | Path) -> None:
     """A KeyVID weight file into `model`, strictly, after checking its sidecar."""
     load_into(model, path, keyvid_meta(model.preset))
+
+
+def load_keyvid_model(folder: str | Path) -> tuple[KeyVIDModel, ModelFolder]:
+    """The KeyVID model of a model folder (frozen) and the folder's spec; a ValueError naming the
+    folder when its `asva.json` names no "keyvid" file."""
+    spec = ModelFolder.read(folder)
+    if "keyvid" not in spec.files:
+        raise ValueError(f"{spec.folder} has no KeyVID weights: its {CONFIG_FILE} names no 'keyvid' file")
+    model = KeyVIDModel(spec.preset)
+    load_keyvid_weights(model, spec.files["keyvid"])
+    return model.freeze(), spec
 
 
 def write_keyvid_folder(folder: str | Path, model: KeyVIDModel) -> Path:

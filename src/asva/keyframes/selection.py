@@ -40,8 +40,25 @@ lvdm/data/avsync15.py, the rule used to build training data):
 - its inference fill is random: every gap but the last gets one extra frame with probability
   L_i / ΣL and the last gap gets the rest; its training-data rule uses the largest remainder, as here;
 - its training-data rule takes the midpoint of a gap without a valley, adds the window's last valley,
-  and smooths the curve with a 5-tap moving average first; none of those are done here;
+  and smooths the curve with a 5-tap moving average first; `select_training_keyframes` is that rule;
 - it draws with the global `np.random` / `random` state; here one seeded Generator.
+
+`select_training_keyframes` is the rule KeyVID built its training data with (lvdm/data/avsync15.py
+`keypoint_detection` + `select_keyframe`, FACTS §12 "selection (training data)"):
+
+1. The curve is smoothed with a 5-tap moving average (`np.convolve(..., mode="same")`) and its
+   peaks and valleys found as in step 1 above (in the curve's own units: KeyVID's raw RAFT flow).
+2. Up to `max_peaks` = 6 peaks at random, plus frame 0; between each pair of consecutive points a
+   random valley lying strictly inside, or the pair's midpoint ⌊(a + b)/2⌋ when none does; plus the
+   window's last valley.
+3. Fill as in step 4 above (largest remainder, evenly spaced); no peak: the points {0, N − round(N/T_K)}
+   filled the same way, which gives the uniform frames 0, 4, …, 44 for 12 of 48 (`fallback=True`).
+4. Sorted and cut to the first T_K.
+Where it departs from KeyVID's code: the drawn peaks are sorted before pairing (KeyVID pairs them in
+draw order, so a pair can run backwards and get its midpoint); duplicates are dropped and missing
+slots topped up with random unused frames (KeyVID keeps duplicate frames); one seeded Generator
+draws the peaks, then one valley per gap that has any, then the top-up. strides[0] = strides[1]
+(KeyVID `np.insert(stride, 0, stride[0])`).
 """
 
 from __future__ import annotations
@@ -59,6 +76,8 @@ logger = get_logger(__name__)
 PEAK_DISTANCE = 5  # frames between peaks (KeyVID keypoint_detection)
 PEAK_PROMINENCE = 0.1  # in units of a [0, 1] curve
 MIN_KEYFRAMES = 4  # the first frame, a peak, a valley and one filled frame
+SMOOTHING_TAPS = 5  # moving average before the training-data rule finds keypoints (KeyVID avsync15.py)
+TRAINING_MAX_PEAKS = 6  # peaks kept by the training-data rule (KeyVID `min(6, len(peaks))`)
 
 
 @dataclass(frozen=True)
@@ -199,6 +218,65 @@ def select_keyframes(
         peaks=np.intersect1d(peaks, indices),
         valleys=np.intersect1d(np.asarray(valleys, dtype=np.int64), indices),
         fallback=False,
+    )
+
+
+def select_training_keyframes(
+    curve: np.ndarray | list[float],
+    num_keyframes: int = 12,
+    seed: int = 0,
+    *,
+    num_frames: int | None = None,
+    max_peaks: int = TRAINING_MAX_PEAKS,
+    distance: int = PEAK_DISTANCE,
+    prominence: float = PEAK_PROMINENCE,
+) -> KeyframeSelection:
+    """KeyVID's training-data keyframes of one window from its motion curve (the module docstring).
+
+    `curve` holds one value per frame pair of the window (N − 1 values) or per frame; `num_frames`
+    is the window's frame count N (default: len(curve)), the range of the returned indices.
+    """
+    values = _check_curve(curve)
+    n = len(values) if num_frames is None else num_frames
+    if not MIN_KEYFRAMES <= num_keyframes <= n or len(values) > n:
+        raise ValueError(f"need {MIN_KEYFRAMES} <= num_keyframes <= num_frames and a curve of at most "
+                         f"num_frames values; got num_keyframes={num_keyframes}, num_frames={n}, "
+                         f"{len(values)} curve values")
+    rng = np.random.default_rng(seed)
+    # 1. keypoints of the smoothed curve
+    smoothed = np.convolve(values, np.ones(SMOOTHING_TAPS) / SMOOTHING_TAPS, mode="same")
+    all_peaks, all_valleys = detect_keypoints(smoothed, distance, prominence)
+    fallback = len(all_peaks) == 0
+    if fallback:
+        logger.debug("motion curve without a peak: uniform training keyframes")
+        peaks, valleys = all_peaks, all_valleys[:0]
+        points = np.asarray([0, n - round(n / num_keyframes)], dtype=np.int64)
+    else:
+        # 2. frame 0 + random peaks, a valley (or the midpoint) per gap, the window's last valley
+        peaks = np.sort(rng.choice(all_peaks, min(max_peaks, len(all_peaks)), replace=False))
+        anchors = np.concatenate([[0], peaks])
+        chosen = []
+        for a, b in itertools.pairwise(anchors):
+            inside = all_valleys[(all_valleys > a) & (all_valleys < b)]
+            chosen.append(int(rng.choice(inside)) if len(inside) else (int(a) + int(b)) // 2)
+        if len(all_valleys) and all_valleys[-1] not in chosen:
+            chosen.append(int(all_valleys[-1]))
+        valleys = np.intersect1d(np.asarray(chosen, dtype=np.int64), all_valleys)
+        points = np.unique(np.concatenate([anchors, np.asarray(chosen, dtype=np.int64)]))
+    # 3.-4. fill, cut to T_K, then (our addition) distinct: top up with random unused frames
+    indices = np.unique(np.concatenate([points, fill_gaps(points, num_keyframes - len(points))]))
+    indices = indices[:num_keyframes]
+    if len(indices) < num_keyframes:
+        unused = np.setdiff1d(np.arange(n, dtype=np.int64), indices)
+        indices = np.sort(np.concatenate([indices, rng.choice(unused, num_keyframes - len(indices),
+                                                               replace=False)]))
+    strides = np.diff(indices)
+    return KeyframeSelection(
+        indices=indices,
+        strides=np.concatenate([strides[:1], strides]).astype(np.int64),
+        peaks=np.intersect1d(peaks, indices),
+        valleys=np.intersect1d(valleys, indices),
+        fallback=fallback,
     )
 
 

@@ -13,6 +13,8 @@ State-dict layout: `backbone.*` (VAE, text, image tower, and the generator's `un
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+from einops import rearrange
 from torch import Tensor, nn
 
 from asva.audio.fbank import imagebind_mel
@@ -20,7 +22,7 @@ from asva.audio.imagebind import ImageBindAudioEncoder
 from asva.backbone.model import Backbone
 from asva.backbone.resampler import Resampler
 from asva.backbone.unet import UNet3D
-from asva.keyvid.config import keyvid_backbone_config
+from asva.keyvid.config import KEYVID_SLOTS, keyvid_backbone_config
 from asva.keyvid.unet import KeyVIDExtras, attach_keyvid, keyvid_config
 from asva.presets import Preset
 
@@ -66,3 +68,39 @@ def build_keyvid_model(preset: Preset, seed: int = 0) -> KeyVIDModel:
     """A KeyVID model with seeded random weights, frozen (load real weights into it)."""
     torch.manual_seed(seed)
     return KeyVIDModel(preset).freeze()
+
+
+def resize_resampler_latents(latents: Tensor, num_queries: int, slots: int = KEYVID_SLOTS) -> Tensor:
+    """Resampler queries (1, q·T, D) for T frames → (1, q·slots, D): the (T, q) grid resized
+    bilinearly (align_corners=False), as KeyVID initialises its 48-slot Resampler from DC's 16 frames."""
+    grid = rearrange(latents, "b (t q) d -> b d t q", q=num_queries)  # (1, D, T, q)
+    resized = F.interpolate(grid, size=(slots, num_queries), mode="bilinear", align_corners=False)
+    return rearrange(resized, "b d t q -> b (t q) d")  # (1, slots·q, D)
+
+
+def keyvid_from_backbone(backbone: Backbone, preset: Preset, seed: int = 0) -> KeyVIDModel:
+    """KeyVID's starting point (main/utils_train.py, FACTS §12): both networks are the backbone's UNet
+    and Resampler (queries resized to 48 slots) with fresh, zero-gated extras; VAE and OpenCLIP towers
+    are the backbone's. The audio encoder keeps its seeded weights (load a pretrained one after). Frozen."""
+    torch.manual_seed(seed)
+    model = KeyVIDModel(preset)
+    state = backbone.state_dict()
+    q = preset.backbone.resampler.num_queries
+    state["resampler.latents"] = resize_resampler_latents(state["resampler.latents"], q)
+    for name, unet, resampler, extras in (
+        ("generator", model.backbone.unet, model.backbone.resampler, model.generator_extras),
+        ("interpolator", model.interpolator_unet, model.interpolator_resampler, model.interpolator_extras),
+    ):
+        resampler.load_state_dict({k[len("resampler."):]: v for k, v in state.items()
+                                   if k.startswith("resampler.")})
+        missing, unexpected = unet.load_state_dict(backbone.unet.state_dict(), strict=False)
+        added = {id(p) for p in extras.parameters()}
+        extra_names = {n for n, p in unet.named_parameters() if id(p) in added}
+        if unexpected or set(missing) != extra_names:
+            raise RuntimeError(f"KeyVID {name} from the backbone UNet: missing "
+                               f"{sorted(set(missing) - extra_names)}, unexpected {unexpected}")
+    parts = {k: v for k, v in state.items() if not k.startswith(("unet.", "resampler."))}
+    missing, unexpected = model.backbone.load_state_dict(parts, strict=False)
+    if unexpected or any(not k.startswith(("unet.", "resampler.")) for k in missing):
+        raise RuntimeError(f"KeyVID from the backbone: missing {missing}, unexpected {unexpected}")
+    return model.freeze()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from einops import repeat
 from asva.backbone.tokenizer import BPETokenizer
 from asva.checkpoints.backbone import load_tokenizer, resolve_preset
 from asva.checkpoints.folder import ModelFolder
-from asva.checkpoints.keyvid import load_keyvid_weights
+from asva.checkpoints.keyvid import load_keyvid_model
 from asva.diffusion.ddim import StepCallback, ddim_sample
 from asva.diffusion.guidance import GuidedDenoiser
 from asva.keyframes.localizer import bundled_localizer
@@ -50,9 +51,16 @@ from asva.presets import Preset
 
 log = get_logger(__name__)
 
+BUNDLED_KEYVID_MODEL = "models/tiny-keyvid"  # inside the package's assets (scripts/train_keyvid.sh)
 Tensor = torch.Tensor
 # select(curve (48,), num_keyframes, seed) -> KeyframeSelection; `select_keyframes` by default
 KeyframeSelector = Callable[[np.ndarray, int, int], KeyframeSelection]
+
+
+def bundled_keyvid_folder() -> Path | None:
+    """The shipped tiny KeyVID model's folder, or None while none has been trained and installed."""
+    folder = Path(str(resources.files("asva.assets").joinpath(BUNDLED_KEYVID_MODEL)))
+    return folder if (folder / "asva.json").is_file() else None
 
 
 class NoKeyframeModelError(ValueError):
@@ -105,21 +113,22 @@ class KeyframePipeline(AnimatePipeline):
 
     @classmethod
     def from_model(cls, model: str | Path = "tiny", device: str | torch.device = "cpu") -> KeyframePipeline:
-        """Build from `tiny` (random weights: no KeyVID model is bundled) or a model folder whose
-        `asva.json` names a "keyvid" file; raises `NoKeyframeModelError` when it names none."""
+        """Build from `tiny` (the bundled tiny KeyVID model; random weights, with a warning, while none
+        is installed) or a model folder whose `asva.json` names a "keyvid" file; raises
+        `NoKeyframeModelError` when it names none."""
         localizer = _default_localizer(device)
-        if str(model) == "tiny":
+        folder = bundled_keyvid_folder() if str(model) == "tiny" else Path(model)
+        if folder is None:
+            log.warning("the bundled tiny KeyVID model is not trained yet (scripts/train_keyvid.sh)")
             return cls.from_preset("tiny", device=device, localizer=localizer)
-        spec = ModelFolder.read(model)
+        spec = ModelFolder.read(folder)
         if "keyvid" not in spec.files:
             raise NoKeyframeModelError(
                 f"{spec.folder} has no KeyVID weights: its asva.json names no 'keyvid' file "
                 "(this model animates with uniform frames only: use --mode uniform)"
             )
-        keyvid = KeyVIDModel(spec.preset)
-        load_keyvid_weights(keyvid, spec.files["keyvid"])
-        tokenizer = load_tokenizer(spec.preset, spec.files.get("vocab"))
-        return cls(keyvid.freeze(), tokenizer, device, localizer)
+        keyvid, _ = load_keyvid_model(folder)
+        return cls(keyvid, load_tokenizer(spec.preset, spec.files.get("vocab")), device, localizer)
 
     # -- the whole job -----------------------------------------------------------------------------
     @torch.no_grad()

@@ -4,7 +4,8 @@ For each reference clip of the protocol (3 uniformly spaced 2-s clips per test v
 the pipeline gets the clip's first frame, its 2 s of audio and the class name as the prompt (the
 papers' prompt), and the result is written as `<out>/<class>/<name>_clip-<i>.mp4`, the name
 `asva evaluate --generated` pairs with the reference clip. Files already there are kept, so an
-interrupted run resumes where it stopped (each file is written atomically).
+interrupted run resumes where it stopped (each file is written atomically). Any pipeline with the
+`Animator` call fits: `asva generate --mode keyframe` passes a `KeyframePipeline` (48 frames, 24 FPS).
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@ Stages:
 - `pretrain`: audio adapters on automatically curated, noisy data (Adam, lr 1e-4, batch 32, 30 epochs).
 - `finetune`: audio adapters on K clean clips per class from a pretrain checkpoint (lr 5e-5, batch 16,
   500 epochs).
+- `keyframe`: KeyVID's keyframe generator on a frozen backbone: 12 keyframes of a 2-s, 48-slot window
+  at 24 FPS (KeyVID configs/training/keyframe_generation.yaml: lr 1e-5, batch 2 x 4 accumulated,
+  gradient clip 0.5, 100k steps).
+- `interpolate`: KeyVID's motion interpolator: a window of consecutive 24-FPS frames conditioned on
+  the keyframes inside it (keyframe_interpolation.yaml, the same optimisation settings).
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-STAGES = ("vae", "backbone", "pretrain", "finetune")
+STAGES = ("vae", "backbone", "pretrain", "finetune", "keyframe", "interpolate")
+KEYVID_STAGES = ("keyframe", "interpolate")
+_KEYVID_DEFAULTS = {"lr": 1e-5, "batch_size": 2, "grad_accum": 4, "max_grad_norm": 0.5, "epochs": 600,
+                    "max_steps": 100_000}  # 100k steps of 8 clips: ~600 epochs of AVSync15's train split
 
 # The papers' defaults per stage; everything else takes the dataclass defaults.
 STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -25,6 +33,8 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
     "backbone": {"lr": 1e-4, "batch_size": 16, "epochs": 100},
     "pretrain": {"lr": 1e-4, "batch_size": 32, "epochs": 30},
     "finetune": {"lr": 5e-5, "batch_size": 16, "epochs": 500},
+    "keyframe": _KEYVID_DEFAULTS,
+    "interpolate": _KEYVID_DEFAULTS,
 }
 
 
@@ -51,6 +61,9 @@ class TrainConfig:
     ema_decay: float | None = None  # e.g. 0.999; None: no EMA
     cond_dropout: float = 0.05  # each of image, text, audio dropped independently with this probability
     kl_weight: float = 1e-6  # vae stage
+    keyframe_ratio: float = 0.4  # keyframe stage: share of clips with motion-chosen (not consecutive) frames
+    interpolation_frames: int = 12  # interpolate stage: frames per training window (KeyVID video_length 12)
+    interpolation_max_stride: int = 2  # interpolate stage: window stride in 1..this (KeyVID randint(1, 2))
     seed: int = 0
     num_workers: int = 0
     checkpoint_every: int = 200  # optimizer steps
@@ -81,6 +94,11 @@ class TrainConfig:
             raise ValueError(f"mixed_precision must be 'no', 'fp16' or 'bf16', got {self.mixed_precision!r}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+        if not 0.0 <= self.keyframe_ratio <= 1.0:
+            raise ValueError(f"keyframe_ratio must be in [0, 1], got {self.keyframe_ratio}")
+        if self.interpolation_frames < 2 or self.interpolation_max_stride < 1:
+            raise ValueError(f"need interpolation_frames >= 2 and interpolation_max_stride >= 1, got "
+                             f"{self.interpolation_frames} and {self.interpolation_max_stride}")
 
     @classmethod
     def for_stage(
@@ -124,4 +142,4 @@ def field_names() -> list[str]:
     return [f.name for f in dataclasses.fields(TrainConfig)]
 
 
-__all__ = ["STAGES", "STAGE_DEFAULTS", "TrainConfig", "load_overrides"]
+__all__ = ["KEYVID_STAGES", "STAGES", "STAGE_DEFAULTS", "TrainConfig", "load_overrides"]

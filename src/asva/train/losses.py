@@ -20,12 +20,19 @@ from asva.diffusion.schedule import NoiseSchedule
 
 @dataclass
 class Batch:
-    """A training batch: videos (B, 3, T, H, W) in [-1, 1], audio (B, S) at 16 kHz, prompts, FPS."""
+    """A training batch: videos (B, 3, T, H, W) in [-1, 1], audio (B, S) at 16 kHz, prompts, FPS;
+    for the KeyVID stages also each clip's keyframe slots (B, K)."""
 
     video: Tensor
     audio: Tensor
     prompts: list[str]
     fps: float
+    keyframes: Tensor | None = None
+
+    def to(self, device: torch.device) -> Batch:
+        """The same batch with its tensors on `device`."""
+        keyframes = None if self.keyframes is None else self.keyframes.to(device)
+        return Batch(self.video.to(device), self.audio.to(device), self.prompts, self.fps, keyframes)
 
 
 def dropout_mask(batch: int, p: float, generator: torch.Generator, device: torch.device) -> Tensor:

@@ -2,7 +2,8 @@
 
 Runs through Hugging Face Accelerate, so one script serves CPU, one GPU, several GPUs and nodes
 (`torchrun` / `accelerate launch`). Only the stage's parameters train (the adapters for `pretrain`
-and `finetune`); everything else is frozen and kept in eval mode, which is asserted at start.
+and `finetune`, KeyVID's chosen parts for `keyframe` and `interpolate`, `asva.keyvid.training`);
+everything else is frozen and kept in eval mode, which is asserted at start.
 
 Reproducibility: the data order is a permutation seeded by (seed, epoch), sharded by rank, and all
 randomness of a step (timesteps, noise, condition dropout, the VAE posterior, dropout layers) comes
@@ -28,13 +29,18 @@ from torch.utils.data import Dataset
 from asva.adapters.model import AudioAnimationModel, build_audio_model
 from asva.backbone.model import Backbone
 from asva.backbone.tokenizer import BPETokenizer
+from asva.backbone.unet import UNet3D
 from asva.checkpoints.backbone import load_backbone, load_tokenizer
 from asva.checkpoints.folder import load_model, write_model_folder
+from asva.checkpoints.keyvid import write_keyvid_folder
 from asva.checkpoints.trained import load_weights, replace_dir, save_weights
 from asva.diffusion.schedule import NoiseSchedule
+from asva.keyvid.config import keyvid_settings
+from asva.keyvid.model import KeyVIDModel
+from asva.keyvid.training import keyvid_loss, keyvid_trainable, keyvid_training_model
 from asva.log import get_logger
 from asva.presets import Preset, get_preset
-from asva.train.config import TrainConfig
+from asva.train.config import KEYVID_STAGES, TrainConfig
 from asva.train.losses import Batch, diffusion_loss, vae_loss
 
 log = get_logger(__name__)
@@ -62,12 +68,12 @@ class StageModule(nn.Module):
         self,
         config: TrainConfig,
         preset: Preset,
-        model: Backbone | AudioAnimationModel,
+        model: Backbone | AudioAnimationModel | KeyVIDModel,
         tokenizer: BPETokenizer,
     ) -> None:
         super().__init__()
         self.config, self.preset, self.model = config, preset, model
-        self.backbone = model.backbone if isinstance(model, AudioAnimationModel) else model
+        self.backbone = model if isinstance(model, Backbone) else model.backbone
         self.tokenizer = tokenizer
         self.schedule = NoiseSchedule(preset.schedule)
 
@@ -77,6 +83,20 @@ class StageModule(nn.Module):
             return vae_loss(self.backbone, batch.video, self.config.kl_weight, generator)
         tokens = self.tokenizer(batch.prompts).to(batch.video.device)  # (B, 77)
         null = self.tokenizer([""]).to(batch.video.device)  # (1, 77)
+        c = self.config
+        if isinstance(self.model, KeyVIDModel):
+            return keyvid_loss(
+                self.model,
+                c.stage,
+                tokens,
+                null,
+                batch,
+                self.schedule,
+                c.cond_dropout,
+                generator,
+                window_frames=c.interpolation_frames,
+                max_stride=c.interpolation_max_stride,
+            )
         audio_model = self.model if isinstance(self.model, AudioAnimationModel) else None
         return diffusion_loss(
             self.backbone,
@@ -91,8 +111,14 @@ class StageModule(nn.Module):
         )
 
 
-def trainable_modules(model: Backbone | AudioAnimationModel, stage: str) -> dict[str, nn.Module]:
+def trainable_modules(
+    model: Backbone | AudioAnimationModel | KeyVIDModel, stage: str
+) -> dict[str, nn.Module]:
     """The parts a stage trains, by name (explicit: never chosen by parameter-name substrings)."""
+    if stage in KEYVID_STAGES:
+        if not isinstance(model, KeyVIDModel):
+            raise TypeError(f"stage {stage!r} trains a KeyVID network; got a {type(model).__name__}")
+        return keyvid_trainable(model, stage)
     backbone = model.backbone if isinstance(model, AudioAnimationModel) else model
     if stage == "vae":
         return {"vae": backbone.vae}
@@ -117,11 +143,13 @@ def freeze_all_but(model: nn.Module, parts: dict[str, nn.Module]) -> list[nn.Par
     return params
 
 
-def build_model(config: TrainConfig, preset: Preset) -> Backbone | AudioAnimationModel:
+def build_model(config: TrainConfig, preset: Preset) -> Backbone | AudioAnimationModel | KeyVIDModel:
     """The stage's starting model: from `init` (a model folder or a run's output) or fresh."""
     init = Path(config.init) if config.init else None
     if init is not None and (init / FINAL / "asva.json").is_file():
         init = init / FINAL
+    if config.stage in KEYVID_STAGES:
+        return keyvid_training_model(init, preset, config.seed)
     if config.stage in ("vae", "backbone"):
         if init is None:
             if config.stage == "backbone":
@@ -173,13 +201,26 @@ def epoch_order(size: int, epoch: int, seed: int, rank: int, world: int) -> list
 
 
 def collate(items: list[dict], fps: float) -> Batch:
-    """Stack dataset items (video (3, T, H, W), audio (S,), prompt) into a `Batch`."""
+    """Stack dataset items (video (3, T, H, W), audio (S,), prompt, keyframes (K,) if any) into a `Batch`."""
     return Batch(
         video=torch.stack([it["video"] for it in items]),
         audio=torch.stack([it["audio"] for it in items]),
         prompts=[it["prompt"] for it in items],
         fps=fps,
+        keyframes=torch.stack([it["keyframes"] for it in items]) if "keyframes" in items[0] else None,
     )
+
+
+def clip_fps(stage: str, preset: Preset) -> float:
+    """The frame rate of a stage's training clips: KeyVID's 24 FPS slots, else the preset's."""
+    return keyvid_settings(preset).fps if stage in KEYVID_STAGES else preset.fps
+
+
+def export_model(folder: Path, preset: Preset, model: Backbone | AudioAnimationModel | KeyVIDModel) -> Path:
+    """The model folder of a finished stage (`asva animate --model`; KeyVID: `--mode keyframe`)."""
+    if isinstance(model, KeyVIDModel):
+        return write_keyvid_folder(folder, model)
+    return write_model_folder(folder, preset, model)
 
 
 def batches(
@@ -294,8 +335,8 @@ def train(
     tokenizer = load_tokenizer(preset)
     parts = trainable_modules(model, config.stage)
     params = freeze_all_but(model, parts)
-    backbone = model.backbone if isinstance(model, AudioAnimationModel) else model
-    backbone.unet.gradient_checkpointing = config.gradient_checkpointing
+    for unet in (m for m in model.modules() if isinstance(m, UNet3D)):
+        unet.gradient_checkpointing = config.gradient_checkpointing
     log.info(
         "stage %s: training %s (%d parameters); %d clips",
         config.stage,
@@ -329,11 +370,13 @@ def train(
     progress = _progress(show_progress and accelerator.is_main_process, total, state.step, config.log_every)
     while state.step < total:
         epoch, within = divmod(state.step, steps_per_epoch)
-        micro_batches = batches(dataset, config, preset.fps, epoch, rank, world, within * config.grad_accum)
+        micro_batches = batches(
+            dataset, config, clip_fps(config.stage, preset), epoch, rank, world, within * config.grad_accum
+        )
         for micro, batch in enumerate(micro_batches):
             with accelerator.accumulate(module):
                 generator = _step_generator(config, state.step, micro % config.grad_accum, rank, device)
-                batch = Batch(batch.video.to(device), batch.audio.to(device), batch.prompts, batch.fps)
+                batch = batch.to(device)
                 loss = module(batch, generator)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and config.max_grad_norm:
@@ -383,7 +426,7 @@ def train(
                 p.copy_(s.to(p.dtype))
     final = out / FINAL
     if accelerator.is_main_process:
-        write_model_folder(final, preset, model)
+        export_model(final, preset, model)
         log.info(
             "stage %s done: %d steps, last loss %.4f; model in %s",
             config.stage,

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The bundled tiny KeyVID model (docs/keyvid.md "Training the tiny KeyVID model", `make train-keyvid`),
+# on the data and the frozen backbone of `make train-default` (scripts/train_default.sh):
+#   (k1)   keyframe generator on the curated noisy clips (as the audio adapters' pretraining);
+#   (k2)   keyframe generator continued on K = 10 clean clips per class (as their finetuning);
+#   (i)    motion interpolator on the curated noisy clips, starting from (k2)'s folder, which it
+#          keeps: the exported folder holds both trained networks;
+#   ship   the folder copied to src/asva/assets/models/tiny-keyvid/ (`--mode keyframe --model tiny`).
+# Every step resumes: re-running the script after a kill continues where it stopped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ASVA=${ASVA:-.venv/bin/asva}
+DATA=${DATA:-runs/default}   # the folders of scripts/train_default.sh
+OUT=${OUT:-runs/keyvid}
+CFG=configs/tiny
+# One thread per process: on 2 shared cores, 2 torch threads ran the tiny steps slower.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+
+for need in "$DATA/noisy/synthav.json" "$DATA/noisy.parquet" "$DATA/clean/synthav.json" \
+    "$DATA/backbone/model/asva.json"; do
+    if [ ! -f "$need" ]; then
+        echo "missing $need: run scripts/train_default.sh (make train-default) first" >&2
+        exit 1
+    fi
+done
+mkdir -p "$OUT"
+
+step() { echo "== $(date +%H:%M:%S) $*"; }
+
+NOISY=(--data "$DATA/noisy" --manifest "$DATA/noisy.parquet")
+step "(k1) keyframe generator on the curated noisy clips"
+"$ASVA" train --preset tiny --stage keyframe "${NOISY[@]}" --init "$DATA/backbone" --out "$OUT/keyframe" \
+    --config "$CFG/keyframe.yaml" --device cpu
+step "(k2) keyframe generator on K = 10 clean clips per class"
+"$ASVA" train --preset tiny --stage keyframe --data "$DATA/clean" --shots 10 --init "$OUT/keyframe" \
+    --out "$OUT/keyframe_clean" --config "$CFG/keyframe.yaml" --max-steps 100 --device cpu
+step "(i) motion interpolator on the curated noisy clips"
+"$ASVA" train --preset tiny --stage interpolate "${NOISY[@]}" --init "$OUT/keyframe_clean" \
+    --out "$OUT/interpolate" --config "$CFG/interpolate.yaml" --device cpu
+
+step "install the model in src/asva/assets/models/tiny-keyvid"
+mkdir -p src/asva/assets/models
+rm -rf src/asva/assets/models/tiny-keyvid.tmp
+cp -r "$OUT/interpolate/model" src/asva/assets/models/tiny-keyvid.tmp
+rm -rf src/asva/assets/models/tiny-keyvid
+mv src/asva/assets/models/tiny-keyvid.tmp src/asva/assets/models/tiny-keyvid
+du -sh src/asva/assets/models/tiny-keyvid
+step "done"
