@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -111,6 +112,21 @@ def test_resume_refuses_other_settings(vae_run, tmp_path):
         train(
             _config(tmp_path, "pretrain", init=str(vae_folder), lr=0.5), MovingSquares(), show_progress=False
         )
+
+
+def test_resume_accepts_a_checkpoint_older_than_a_new_option(vae_run, tmp_path):
+    # A checkpoint written before a TrainConfig field existed has no value for it: it counts as the
+    # field's default, so an upgrade of asva does not strand a half-finished run.
+    _, vae_folder = vae_run
+    config = _config(tmp_path, "pretrain", init=str(vae_folder), max_steps=1)
+    train(config, MovingSquares(), show_progress=False)
+    state_file = Path(config.out) / "last" / "state.json"
+    state = json.loads(state_file.read_text())
+    del state["config"]["cond_dropout"]  # as if written by a version without this option
+    state_file.write_text(json.dumps(state))
+    more = _config(tmp_path, "pretrain", init=str(vae_folder), max_steps=2)
+    train(more, MovingSquares(), show_progress=False)
+    assert len(_losses(Path(config.out))) == 2
 
 
 def test_interrupted_checkpoint_write_keeps_the_previous_one(vae_run, tmp_path, monkeypatch):
