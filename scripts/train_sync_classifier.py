@@ -1,10 +1,10 @@
 """Train the SynthAV sync classifier shipped in src/asva/assets/sync_classifier/.
 
-Data first (8 classes × 30 videos of 4 s, 128 px; 20 train / 10 test per class):
+Data first (8 classes × 65 videos of 4 s, 256 px; 60 train / 5 test per class), then the recipe
+(`asva.metrics.sync_training`, one thread by default):
 
-    .venv/bin/python -c "from asva.synth.dataset import SynthConfig, generate_dataset; \
-generate_dataset('/tmp/synth/av', SynthConfig(videos_per_class=30, train_per_class=20, size=128))"
-    .venv/bin/python scripts/train_sync_classifier.py --data /tmp/synth/av \
+    .venv/bin/asva synth --out /tmp/synth/sync --videos-per-class 65 --train-per-class 60 --seed 0
+    .venv/bin/python scripts/train_sync_classifier.py --data /tmp/synth/sync \
         --out src/asva/assets/sync_classifier
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,23 @@ def test_shipped_classifier_loads_and_is_small() -> None:
 def test_config_checks() -> None:
     with pytest.raises(ValueError, match="head_dim"):
         SyncClassifierConfig(head_dim=256)
+
+
+def test_time_bins_and_strides_keep_the_key_layout() -> None:
+    """Keeping time changes no key, only the head's input width; one bin is the global mean."""
+    flat = SyncClassifierConfig(audio_widths=(4, 4, 8, 8, 8), video_widths=(4, 4, 8, 8, 8), head_dim=8,
+                                video_size=32)
+    timed = dataclasses.replace(flat, video_time_strides=(1, 1, 1), time_bins=12)
+    a, b = SyncClassifier(flat).state_dict(), SyncClassifier(timed).state_dict()
+    assert a.keys() == b.keys()
+    assert [k for k in a if a[k].shape != b[k].shape] == ["head.fc.0.weight"]
+    assert b["head.fc.0.weight"].shape == (8, 2 * 8 * 12)
+    model = _randomise(SyncClassifier(timed))
+    mel, video = torch.randn(2, 1, 128, 204), torch.rand(2, 3, 12, 32, 32) * 2 - 1
+    with torch.no_grad():
+        audio, vid = model.embed(mel, video)  # (2, 8·12) each, channel-major
+        assert audio.shape == vid.shape == (2, 96)
+        encoder = model.audio_encoder
+        x = encoder.block4(encoder.block3(encoder.block2(encoder.block1(encoder.conv1(mel)))))
+        encoder.time_bins = 1
+        assert torch.allclose(encoder(mel), x.mean(dim=(2, 3)), atol=1e-6)
