@@ -159,15 +159,17 @@ def test_malformed_files_refused_with_reason_and_no_server_paths(tmp_path, limit
 
 
 def test_oversized_uploads_refused(tmp_path, temp_root, published):
+    image_kb = _asset(EXAMPLE_IMAGE).stat().st_size / 1024  # the bundled example: a few KB
+    audio_kb = _asset(EXAMPLE_AUDIO).stat().st_size / 1024
     small = ServeLimits(max_upload_mb=0.002, max_audio_s=30.0, temp_root=temp_root)  # 2 KiB
     store = PipelineStore(FakePipeline())
     with pytest.raises(
-        RequestError, match=r"the image file is 3\.3 KB; this server accepts at most 0\.002 MB"
+        RequestError, match=rf"the image file is {image_kb:.1f} KB; this server accepts at most 0\.002 MB"
     ):
         animate_request(store, small, _asset(EXAMPLE_IMAGE), _asset(EXAMPLE_AUDIO), DemoSettings(), published)
-    big_audio = ServeLimits(max_upload_mb=0.01, max_audio_s=30.0)  # image 3.4 KB passes, audio 64 KB not
+    big_audio = ServeLimits(max_upload_mb=0.01, max_audio_s=30.0)  # the image passes, the 64 KB audio not
     with pytest.raises(
-        RequestError, match=r"the audio file is 62\.5 KB; this server accepts at most 0\.01 MB"
+        RequestError, match=rf"the audio file is {audio_kb:.1f} KB; this server accepts at most 0\.01 MB"
     ):
         animate_request(
             store, big_audio, _asset(EXAMPLE_IMAGE), _asset(EXAMPLE_AUDIO), DemoSettings(), published
