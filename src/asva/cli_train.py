@@ -16,11 +16,6 @@ if TYPE_CHECKING:
     from asva.train.recipe import Validator
 
 
-def _prompt(class_name: str) -> str:
-    # The papers prompt with the category name, words separated by spaces.
-    return class_name.replace("_", " ")
-
-
 class PromptedClips:
     """An `AVClipDataset` whose items also carry the prompt the trainer expects."""
 
@@ -31,8 +26,10 @@ class PromptedClips:
         return len(self.clips)
 
     def __getitem__(self, index: int) -> dict:
+        from asva.pipelines.test_set import class_prompt  # the papers' prompt: the class name
+
         item = self.clips[index]
-        return {**item, "prompt": _prompt(item["class_name"])}
+        return {**item, "prompt": class_prompt(item["class_name"])}
 
     def set_epoch(self, epoch: int) -> None:
         """Forward the epoch (random clip starts are drawn from seed, epoch and index)."""
@@ -79,6 +76,7 @@ def oracle_validator(data: str, preset_fps: float, clips: int) -> Validator:
         from asva.media import tensor_to_uint8
         from asva.metrics.oracle_sync import oracle_sync
         from asva.pipelines.animate import AnimatePipeline
+        from asva.pipelines.test_set import class_prompt
 
         if not items:
             test = AVClipDataset(
@@ -91,7 +89,7 @@ def oracle_validator(data: str, preset_fps: float, clips: int) -> Validator:
         errors = []
         for index, item in enumerate(items):
             first = tensor_to_uint8(item["video"][:, 0])  # (H, W, 3)
-            result = pipe(first, _prompt(item["class_name"]), audio=item["audio"].numpy(), seed=index)
+            result = pipe(first, class_prompt(item["class_name"]), audio=item["audio"].numpy(), seed=index)
             errors.append(oracle_sync(result.frames(), result.fps, result.audio).result.mean_offset_ms)
         for module, training in zip(model.modules(), modes, strict=True):
             module.train(training)
