@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -64,6 +65,23 @@ class AnimationResult:
             audio = self.audio[: round(self.video.shape[2] / self.fps * AUDIO_SAMPLE_RATE)]
         write_video(path, self.frames(), self.fps, audio=audio, sample_rate=AUDIO_SAMPLE_RATE)
         return path
+
+
+class Animator(Protocol):
+    """What callers need of a pipeline: `AnimatePipeline` and `KeyframePipeline` both fit."""
+
+    preset: Preset
+
+    def __call__(
+        self,
+        image: str | Path | np.ndarray,
+        prompt: str = "",
+        *,
+        audio: np.ndarray | None = None,
+        seed: int = 0,
+        progress: Callable[[int, int], None] | None = None,
+        **options: Any,
+    ) -> AnimationResult: ...
 
 
 class AnimatePipeline:

@@ -12,22 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
-
-import numpy as np
+from typing import Any
 
 from asva.log import get_logger
 from asva.media import read_audio, read_video_frames
 from asva.metrics.protocol import EvalProtocol, reference_clips
+from asva.pipelines.animate import Animator
 
 log = get_logger(__name__)
-
-
-class Animator(Protocol):
-    """What `animate_test_set` needs of a pipeline: `AnimatePipeline` and `KeyframePipeline` fit."""
-
-    def __call__(self, image: np.ndarray, prompt: str = "", *, audio: np.ndarray | None = None,
-                 seed: int = 0, **options: Any) -> Any: ...
 
 
 def class_prompt(class_name: str) -> str:

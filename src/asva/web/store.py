@@ -12,12 +12,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from asva.log import get_logger
-from asva.pipelines.animate import AnimatePipeline, AnimationResult, bundled_model_folder
+from asva.pipelines.animate import AnimatePipeline, AnimationResult, Animator, bundled_model_folder
 from asva.presets import Preset
 
 log = get_logger(__name__)
@@ -30,39 +30,17 @@ class ModeUnavailableError(ValueError):
     """The server's model cannot generate in the requested mode; the message is for the user."""
 
 
-class Pipeline(Protocol):
-    """What the demo needs of a pipeline: `AnimatePipeline`'s preset and call signature."""
-
-    preset: Preset
-
-    def __call__(
-        self,
-        image: str | Path | np.ndarray,
-        prompt: str = "",
-        *,
-        audio: np.ndarray | None = None,
-        frames: int | None = None,
-        fps: float | None = None,
-        steps: int | None = None,
-        guidance_image: float | None = None,
-        guidance_text: float | None = None,
-        guidance_audio: float | None = None,
-        seed: int = 0,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> AnimationResult: ...
-
-
 class PipelineStore:
     """The pipelines of one model by mode, built at most once each, and a one-at-a-time sampling lock."""
 
     def __init__(
         self,
-        uniform: Pipeline,
-        keyframe_loader: Callable[[], Pipeline] | None = None,
+        uniform: Animator,
+        keyframe_loader: Callable[[], Animator] | None = None,
         notice: str | None = None,
     ) -> None:
         self.notice = notice  # a caveat the page shows above everything, e.g. random weights
-        self._pipes: dict[str, Pipeline] = {"uniform": uniform}
+        self._pipes: dict[str, Animator] = {"uniform": uniform}
         self._keyframe_loader = keyframe_loader
         self._keyframe_error: str | None = None
         self._load_lock = threading.Lock()
@@ -86,7 +64,7 @@ class PipelineStore:
         """The uniform pipeline's preset: frame count, FPS and sampling defaults the page offers."""
         return self._pipes["uniform"].preset
 
-    def get(self, mode: str) -> Pipeline:
+    def get(self, mode: str) -> Animator:
         """The pipeline for `mode`, loading it on first use; ModeUnavailableError when it cannot exist."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
@@ -134,7 +112,7 @@ class PipelineStore:
         return "Idle: your request starts at once." if job is None else f"Busy: {job}. Requests wait in line."
 
 
-def load_keyframe_pipeline(model: str | Path, device: str) -> Pipeline:
+def load_keyframe_pipeline(model: str | Path, device: str) -> Animator:
     """KeyVID's `KeyframePipeline` for `model`; ModeUnavailableError if the code or the model lacks it."""
     try:
         from asva.pipelines.keyvid import KeyframePipeline, NoKeyframeModelError
