@@ -144,3 +144,49 @@ def get_preset(name: str, **overrides: object) -> Preset:
         raise KeyError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
     preset = PRESETS[name]
     return replace(preset, **overrides) if overrides else preset
+
+
+# What a model folder or a training config may change in a preset: the audio side only (the backbone
+# is what the official checkpoints fix). Research runs use it: the window radius r, which encoders
+# and layers feed the adapters.
+OVERRIDABLE: dict[str, tuple[str, ...]] = {"adapters": ("window",), "audio": ("encoders", "layers")}
+
+
+def with_overrides(preset: Preset, overrides: dict[str, dict[str, object]] | None) -> Preset:
+    """`preset` with `{"adapters": {"window": r}, "audio": {"encoders": [...], "layers": [...]}}` applied.
+
+    Unknown sections or fields are errors naming them; the result is validated like any preset
+    (e.g. layers out of range for an encoder)."""
+    if not overrides:
+        return preset
+    if not isinstance(overrides, dict):
+        raise ValueError(f"preset overrides must be a mapping, got {type(overrides).__name__}")
+    changed: dict[str, object] = {}
+    for section, values in overrides.items():
+        if section not in OVERRIDABLE:
+            raise ValueError(f"preset override section {section!r} is not one of {sorted(OVERRIDABLE)}")
+        if not isinstance(values, dict):
+            raise ValueError(f"preset override {section!r} must be a mapping, got {values!r}")
+        unknown = sorted(set(values) - set(OVERRIDABLE[section]))
+        if unknown:
+            raise ValueError(f"preset override {section}: unknown field(s) {unknown}; "
+                             f"overridable: {list(OVERRIDABLE[section])}")
+        fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        changed[section] = replace(getattr(preset, section), **fixed)
+    return replace(preset, **changed)
+
+
+def preset_overrides(preset: Preset) -> dict[str, dict[str, object]]:
+    """The overrides that turn the named preset into `preset` (empty when it is the named one);
+    lists, so the result is JSON. Raises if `preset` differs in a way overrides cannot express."""
+    base = get_preset(preset.name)
+    out: dict[str, dict[str, object]] = {}
+    for section, names in OVERRIDABLE.items():
+        mine, theirs = getattr(preset, section), getattr(base, section)
+        diff = {n: getattr(mine, n) for n in names if getattr(mine, n) != getattr(theirs, n)}
+        if replace(theirs, **diff) != mine:
+            raise ValueError(f"preset {preset.name!r}: its {section} config differs from the named preset "
+                             f"beyond the overridable fields {list(names)}")
+        if diff:
+            out[section] = {k: list(v) if isinstance(v, tuple) else v for k, v in diff.items()}
+    return out

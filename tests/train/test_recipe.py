@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,45 @@ def test_paper_defaults_per_stage():
     assert (pre.lr, pre.batch_size, pre.epochs) == (1e-4, 32, 30)
     assert (fin.lr, fin.batch_size, fin.epochs) == (5e-5, 16, 500)
     assert pre.cond_dropout == 0.05
+
+
+def test_audio_overrides_train_export_and_must_match_at_finetune(vae_run, tmp_path):
+    # A research run (asva experiment window / features): another window radius and one encoder with
+    # one tap; the exported folder records it and loads back into the same architecture.
+    _, vae_folder = vae_run
+    overrides = {"adapter_window": 2.5, "audio_encoders": ["imagebind"], "audio_layers": [3]}
+    pre = train(_config(tmp_path, "pretrain", init=str(vae_folder), max_steps=1, **overrides),
+                MovingSquares(), show_progress=False)
+    assert json.loads((pre / "asva.json").read_text())["overrides"] == {
+        "adapters": {"window": 2.5}, "audio": {"encoders": ["imagebind"], "layers": [3]}}
+    preset, model, _ = load_model(pre)
+    assert preset.adapters.window == 2.5 and preset.audio.encoders == ("imagebind",)
+    assert list(model.audio_features.encoders) == ["imagebind"]
+
+    with pytest.raises(ValueError, match="same adapter_window"):
+        train(_config(tmp_path, "finetune", init=str(pre), max_steps=1), MovingSquares(), show_progress=False)
+    fin = train(_config(tmp_path, "finetune", init=str(pre), max_steps=1, **overrides), MovingSquares(),
+                show_progress=False)
+    assert load_model(fin)[0] == preset
+
+
+def test_pretrain_starts_from_trained_audio_encoders(vae_run, tmp_path):
+    # An audio-encoder file holding both encoders (asva.audio.pretrain) feeds a run that uses one of
+    # them: the encoder's weights are the file's, not random ones.
+    from asva.audio.taps import AudioFeatureExtractor
+    from asva.checkpoints.folder import save_part
+
+    _, vae_folder = vae_run
+    torch.manual_seed(123)
+    trained = AudioFeatureExtractor(PRESET.audio)
+    path = save_part(trained, tmp_path / "enc.safetensors",
+                     {"part": "audio_encoders", "audio_config": asdict(PRESET.audio)})
+    out = train(_config(tmp_path, "pretrain", init=str(vae_folder), max_steps=1, audio_weights=str(path),
+                        audio_encoders=["beats"]), MovingSquares(), show_progress=False)
+    _, model, _ = load_model(out)
+    for key, value in model.audio_features.encoders["beats"].state_dict().items():
+        assert torch.equal(value, trained.encoders["beats"].state_dict()[key]), key
+    with pytest.raises(ValueError, match="stage 'pretrain' only"):
+        _config(tmp_path, "finetune", audio_weights=str(path))
+    with pytest.raises(ValueError, match="out of range"):
+        _config(tmp_path, "pretrain", audio_layers=[9])

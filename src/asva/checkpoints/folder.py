@@ -9,7 +9,9 @@ my-model/
 Keys (all but `preset` optional): `checkpoint` (an official DynamiCrafter model.ckpt), `backbone`
 (our safetensors of the backbone in the official key layout), `audio_encoders`, `adapters`
 (safetensors + JSON sidecar each), `vocab` (the OpenCLIP BPE file), `keyvid` (a whole KeyVID model,
-read by `asva.pipelines.keyvid`; see `asva.checkpoints.keyvid`). With `adapters` the model is
+read by `asva.pipelines.keyvid`; see `asva.checkpoints.keyvid`), `overrides` (changes to the
+preset's audio side, `asva.presets.with_overrides`: {"adapters": {"window": 2.5}, "audio":
+{"encoders": ["imagebind"], "layers": [3]}}; research runs write it). With `adapters` the model is
 an `AudioAnimationModel`; without, the backbone alone.
 """
 
@@ -25,18 +27,26 @@ import torch
 from torch import nn
 
 from asva.adapters.model import AudioAnimationModel, build_audio_model
+from asva.audio.taps import AudioFeatureExtractor
 from asva.backbone.model import Backbone
 from asva.checkpoints.backbone import load_backbone
 from asva.checkpoints.official import load_official_state_dict, official_state_dict
-from asva.checkpoints.trained import check_meta, load_into, load_weights, save_weights
+from asva.checkpoints.trained import (
+    CheckpointError,
+    check_keys,
+    check_meta,
+    load_into,
+    load_weights,
+    save_weights,
+)
 from asva.diffusion.schedule import NoiseSchedule
 from asva.log import get_logger
-from asva.presets import Preset, get_preset
+from asva.presets import Preset, get_preset, preset_overrides, with_overrides
 
 log = get_logger(__name__)
 
 CONFIG_FILE = "asva.json"
-KEYS = ("preset", "checkpoint", "backbone", "audio_encoders", "adapters", "vocab", "keyvid")
+KEYS = ("preset", "checkpoint", "backbone", "audio_encoders", "adapters", "vocab", "keyvid", "overrides")
 
 
 @dataclass
@@ -63,11 +73,15 @@ class ModelFolder:
                 f"{path}: expected keys {list(KEYS)} ('preset' required), "
                 f"got {sorted(config) if isinstance(config, dict) else config!r}"
             )
-        files = {k: folder / v for k, v in config.items() if k != "preset" and v}
+        files = {k: folder / v for k, v in config.items() if k not in ("preset", "overrides") and v}
         missing = [str(p) for p in files.values() if not p.is_file()]
         if missing:
             raise FileNotFoundError(f"{path} names files that do not exist: {missing}")
-        return cls(folder, get_preset(config["preset"]), files)
+        try:
+            preset = with_overrides(get_preset(config["preset"]), config.get("overrides"))
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from err
+        return cls(folder, preset, files)
 
 
 def preset_meta(preset: Preset) -> dict[str, Any]:
@@ -101,6 +115,25 @@ def load_model(
     elif "audio_encoders" in files:
         raise ValueError(f"{spec.folder / CONFIG_FILE}: 'audio_encoders' without 'adapters' has no use")
     return preset, model.to(device).eval(), spec
+
+
+def load_encoder_weights(extractor: AudioFeatureExtractor, path: Path) -> None:
+    """Trained audio encoders (a file written for any set of taps and encoders, e.g. by
+    `asva.audio.pretrain`) into the encoders `extractor` has; each must exist in the file with the
+    same architecture. Which layers are tapped does not matter: taps have no weights."""
+    state, meta = load_weights(path)
+    if meta.get("part") != "audio_encoders" or not isinstance(meta.get("audio_config"), dict):
+        raise CheckpointError(f"{path} is not an audio-encoder file (sidecar part {meta.get('part')!r})")
+    saved, want = meta["audio_config"], dataclasses.asdict(extractor.config)
+    for name in extractor.config.encoders:
+        if name not in saved.get("encoders", []):
+            raise CheckpointError(f"{path} has no {name!r} encoder (it holds {saved.get('encoders')})")
+        check_meta(saved, {name: want[name]}, path)
+        prefix = f"encoders.{name}."
+        part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        encoder = extractor.encoders[name]
+        check_keys(encoder, part, f"{path} ({name})")
+        encoder.load_state_dict(part, strict=True)
 
 
 def load_backbone_weights(backbone: Backbone, preset: Preset, path: Path) -> None:
@@ -142,6 +175,8 @@ def write_model_folder(folder: str | Path, preset: Preset, model: Backbone | Aud
     folder.mkdir(parents=True, exist_ok=True)
     backbone = model.backbone if isinstance(model, AudioAnimationModel) else model
     config: dict[str, Any] = {"preset": preset.name, "backbone": "backbone.safetensors"}
+    if overrides := preset_overrides(preset):
+        config["overrides"] = overrides
     save_backbone_weights(backbone, preset, folder / "backbone.safetensors")
     if isinstance(model, AudioAnimationModel):
         save_part(

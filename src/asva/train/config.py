@@ -20,7 +20,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from asva.presets import Preset
 
 STAGES = ("vae", "backbone", "pretrain", "finetune", "keyframe", "interpolate")
 KEYVID_STAGES = ("keyframe", "interpolate")
@@ -64,6 +67,13 @@ class TrainConfig:
     keyframe_ratio: float = 0.4  # keyframe stage: share of clips with motion-chosen (not consecutive) frames
     interpolation_frames: int = 12  # interpolate stage: frames per training window (KeyVID video_length 12)
     interpolation_max_stride: int = 2  # interpolate stage: window stride in 1..this (KeyVID randint(1, 2))
+    # The audio side of the preset (research runs, `asva experiment`): window radius r in frames,
+    # which encoders and 0-based layers feed the adapters (None: the preset's), and a file of trained
+    # audio encoders (`asva.audio.pretrain`) to start from instead of random ones (pretrain stage).
+    adapter_window: float | None = None
+    audio_encoders: list[str] | None = None
+    audio_layers: list[int] | None = None
+    audio_weights: str | None = None
     seed: int = 0
     num_workers: int = 0
     checkpoint_every: int = 200  # optimizer steps
@@ -96,9 +106,34 @@ class TrainConfig:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
         if not 0.0 <= self.keyframe_ratio <= 1.0:
             raise ValueError(f"keyframe_ratio must be in [0, 1], got {self.keyframe_ratio}")
+        if self.preset_overrides():
+            if self.stage not in ("pretrain", "finetune"):
+                raise ValueError(f"adapter_window / audio_encoders / audio_layers change the audio adapters; "
+                                 f"stage {self.stage!r} has none")
+            self.run_preset()  # bad values (a layer out of range, an unknown encoder) fail here
+        if self.audio_weights is not None and self.stage != "pretrain":
+            raise ValueError(f"audio_weights starts the adapters' audio encoders from trained weights: stage "
+                             f"'pretrain' only (finetune keeps its pretrained model's); got {self.stage!r}")
         if self.interpolation_frames < 2 or self.interpolation_max_stride < 1:
             raise ValueError(f"need interpolation_frames >= 2 and interpolation_max_stride >= 1, got "
                              f"{self.interpolation_frames} and {self.interpolation_max_stride}")
+
+    def preset_overrides(self) -> dict[str, dict[str, Any]]:
+        """The `asva.presets.with_overrides` mapping these settings ask for (empty: the named preset)."""
+        out: dict[str, dict[str, Any]] = {}
+        if self.adapter_window is not None:
+            out["adapters"] = {"window": self.adapter_window}
+        audio = {k: list(v) for k, v in (("encoders", self.audio_encoders), ("layers", self.audio_layers))
+                 if v is not None}
+        if audio:
+            out["audio"] = audio
+        return out
+
+    def run_preset(self) -> Preset:
+        """The named preset with `preset_overrides` applied (validated: bad layers fail here)."""
+        from asva.presets import get_preset, with_overrides
+
+        return with_overrides(get_preset(self.preset), self.preset_overrides())
 
     @classmethod
     def for_stage(

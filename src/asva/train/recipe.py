@@ -31,7 +31,7 @@ from asva.backbone.model import Backbone
 from asva.backbone.tokenizer import BPETokenizer
 from asva.backbone.unet import UNet3D
 from asva.checkpoints.backbone import load_backbone, load_tokenizer
-from asva.checkpoints.folder import load_model, write_model_folder
+from asva.checkpoints.folder import load_encoder_weights, load_model, write_model_folder
 from asva.checkpoints.keyvid import write_keyvid_folder
 from asva.checkpoints.trained import load_weights, replace_dir, save_weights
 from asva.diffusion.schedule import NoiseSchedule
@@ -39,7 +39,7 @@ from asva.keyvid.config import keyvid_settings
 from asva.keyvid.model import KeyVIDModel
 from asva.keyvid.training import keyvid_loss, keyvid_trainable, keyvid_training_model
 from asva.log import get_logger
-from asva.presets import Preset, get_preset
+from asva.presets import Preset, preset_overrides
 from asva.train.config import KEYVID_STAGES, TrainConfig
 from asva.train.losses import Batch, diffusion_loss, vae_loss
 
@@ -162,12 +162,20 @@ def build_model(config: TrainConfig, preset: Preset) -> Backbone | AudioAnimatio
             f"stage {config.stage!r} needs --init: a model folder holding the frozen backbone "
             "(and, for finetune, the pretrained adapters)"
         )
-    _, model, _ = load_model(init)
+    loaded, model, _ = load_model(init)
     if isinstance(model, Backbone):
         if config.stage == "finetune":
             raise ValueError(f"stage 'finetune' starts from pretrained adapters; {init} has none")
         torch.manual_seed(config.seed)
         model = build_audio_model(model, preset.audio, preset.adapters)
+        if config.audio_weights is not None:
+            load_encoder_weights(model.audio_features, Path(config.audio_weights))
+    elif (loaded.audio, loaded.adapters) != (preset.audio, preset.adapters):
+        raise ValueError(
+            f"{init} holds adapters for audio settings {preset_overrides(loaded) or 'of the preset'}; "
+            f"this run asks for {config.preset_overrides() or 'those of the preset'}: give the same "
+            "adapter_window / audio_encoders / audio_layers as its pretraining"
+        )
     return model
 
 
@@ -330,7 +338,7 @@ def train(
             f"the training set has {len(dataset)} clips, fewer than one batch "
             f"({config.batch_size}); lower batch_size or add data"
         )
-    preset = get_preset(config.preset)
+    preset = config.run_preset()
     model = build_model(config, preset)
     tokenizer = load_tokenizer(preset)
     parts = trainable_modules(model, config.stage)
