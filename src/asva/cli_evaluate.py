@@ -15,7 +15,7 @@ def evaluate(
         help="Folder of generated clips: <class>/<name>_clip-<i>.mp4.")],
     dataset: Annotated[Path, typer.Option(help="Dataset folder: videos/<class>/<name>.mp4 + test.txt.")],
     metrics: Annotated[str, typer.Option(
-        help="Comma-separated: fvd,fid,ia,it,relsync,alignsync,oracle.")] = "relsync,oracle",
+        help="Comma-separated: fvd,fid,ia,it,relsync,alignsync,oracle,sfd.")] = "relsync,oracle",
     out: Annotated[Path | None, typer.Option(help="Write results here: FILE.json and FILE.md.")] = None,
     i3d: Annotated[Path | None, typer.Option(help="I3D TorchScript detector (FVD).")] = None,
     inception: Annotated[Path | None, typer.Option(help="pt_inception-2015-12-05 weights (FID).")] = None,

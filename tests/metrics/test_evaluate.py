@@ -118,6 +118,18 @@ def test_static_scores_below_ground_truth_in_oracle(files: dict[str, Path], tmp_
     assert static["mean_offset_ms"] > gt["mean_offset_ms"]
 
 
+def test_sfd_is_small_for_the_ground_truth_and_larger_for_a_static_row(
+        files: dict[str, Path], tmp_path: Path) -> None:
+    # SFD: FVD's formula on the sync classifier's time-pooled video embeddings. The ground truth
+    # re-encoded sits near 0; held first frames move away from the reference distribution.
+    write_baseline(files["data"], tmp_path / "static", "static")
+    cfg = EvalConfig(metrics=("sfd",))  # the shipped SynthAV classifier: trained features
+    gt = evaluate(files["gt"], files["data"], cfg)
+    static = evaluate(tmp_path / "static", files["data"], cfg).metrics["sfd"]
+    assert 0 <= gt.metrics["sfd"] < static
+    assert gt.table()[0] == ["SFD ↓"]
+
+
 def test_mismatched_names_raise(files: dict[str, Path], tmp_path: Path) -> None:
     gen = tmp_path / "gen"
     shutil.copytree(files["gt"], gen)

@@ -3,8 +3,11 @@
 1. List the reference clips (3 per test video) and pair every generated file with one (protocol.py).
 2. Extract features clip by clip, each family cached per file (feature_cache.py): I3D (FVD),
    Inception pool3 of frames 2…F (FID), ImageBind frame/audio embeddings (IA, IT, AlignSync),
-   sync-classifier scores (RelSync, AlignSync), the oracle sync error.
-3. Reduce: Fréchet distances over all clips / frames; per-clip IA, IT, RelSync, AlignSync averaged;
+   sync-classifier scores and time-pooled video embeddings (RelSync, AlignSync, SFD), the oracle
+   sync error.
+3. Reduce: Fréchet distances over all clips / frames (FVD, FID, and SFD: FVD's formula on the
+   sync classifier's video features, a quality metric that needs no I3D weights); per-clip IA, IT,
+   RelSync, AlignSync averaged;
    RelSync and AlignSync also rescaled to 0–100 (×2, ×4).
 """
 
@@ -46,12 +49,13 @@ from asva.metrics.sync_scores import (
 
 log = get_logger(__name__)
 
-METRICS: tuple[str, ...] = ("fvd", "fid", "ia", "it", "relsync", "alignsync", "oracle")
+METRICS: tuple[str, ...] = ("fvd", "fid", "ia", "it", "relsync", "alignsync", "oracle", "sfd")
 # Which feature families a metric needs, on the generated side and on the reference side.
 _GEN_FAMILIES = {"fvd": {"fvd"}, "fid": {"fid"}, "ia": {"imagebind"}, "it": {"imagebind"},
-                 "relsync": {"sync"}, "alignsync": {"sync", "imagebind"}, "oracle": {"oracle"}}
+                 "relsync": {"sync"}, "alignsync": {"sync", "imagebind"}, "oracle": {"oracle"},
+                 "sfd": {"sync"}}
 _REF_FAMILIES = {"fvd": {"fvd"}, "fid": {"fid"}, "ia": set(), "it": set(), "relsync": {"sync"},
-                 "alignsync": {"sync", "imagebind"}, "oracle": set()}
+                 "alignsync": {"sync", "imagebind"}, "oracle": set(), "sfd": {"sync"}}
 ORACLE_MAX_FPS = 24.0  # the oracle reads frames at the file's own rate, up to this
 
 
@@ -102,6 +106,7 @@ class EvalResult:
     def table(self) -> tuple[list[str], list[str]]:
         """(header, row) of the papers' table: FVD, FID, IA, IT, RelSync, AlignSync (0–100), oracle."""
         cols = [("fvd", "FVD ↓", lambda v: f"{v:.1f}"), ("fid", "FID ↓", lambda v: f"{v:.2f}"),
+                ("sfd", "SFD ↓", lambda v: f"{v:.2f}"),
                 ("ia", "IA ↑", lambda v: f"{v['mean']:.2f}"), ("it", "IT ↑", lambda v: f"{v['mean']:.2f}"),
                 ("relsync", "RelSync ↑", lambda v: f"{v['rescaled_mean']:.2f}"),
                 ("alignsync", "AlignSync ↑", lambda v: f"{v['rescaled_mean']:.2f}"),
@@ -145,7 +150,9 @@ class _Extractors:
             ident = [file_identity(p) for p in sorted(folder.rglob("*")) if p.is_file()]
         elif weights is not None:
             ident = file_identity(weights)
-        return {"family": family, "weights": ident, "protocol": dataclasses.asdict(c.protocol), "version": 1}
+        version = 2 if family == "sync" else 1  # sync 2: + the video embedding (SFD)
+        return {"family": family, "weights": ident, "protocol": dataclasses.asdict(c.protocol),
+                "version": version}
 
     def model(self, family: str) -> Any:
         """The family's model, loaded once."""
@@ -198,7 +205,11 @@ class _Extractors:
             return {"frames": frame_embeddings(towers.vision, video)[0],  # (F, E)
                     "audio": audio_embeddings(towers.audio, mel)[0]}  # (E,)
         if family == "sync":
-            return {"score": self.model(family)(mel, video)[0].float()}  # ()
+            classifier = self.model(family)
+            audio, vid = classifier.embed(mel, video)  # (1, Ca·bins), (1, Cv·bins)
+            bins = classifier.config.time_bins
+            return {"score": classifier.head(audio, vid)[0, 0].float(),  # ()
+                    "video": vid.view(1, -1, bins).mean(dim=2)[0].float()}  # (Cv,) pooled over time
         raise ValueError(f"unknown feature family {family!r}")
 
     def _oracle(self, ref: ClipRef, audio_from: ClipRef | None) -> dict[str, torch.Tensor]:
@@ -259,8 +270,8 @@ def evaluate(generated: str | Path, dataset: str | Path, config: EvalConfig | No
     # 1. Pair clips (errors for missing, extra or too-short files come here, before any model loads).
     refs = reference_clips(dataset, p)
     gens = generated_clips(generated, refs, p)
-    if any(m in config.metrics for m in ("fvd", "fid")) and len(refs) < 2:
-        raise MetricInputError(f"FVD/FID need at least 2 clips per set (covariance); {len(refs)} here")
+    if any(m in config.metrics for m in ("fvd", "fid", "sfd")) and len(refs) < 2:
+        raise MetricInputError(f"FVD/FID/SFD need at least 2 clips per set (covariance); {len(refs)} here")
     gen_fams = set().union(*(_GEN_FAMILIES[m] for m in config.metrics))
     ref_fams = set().union(*(_REF_FAMILIES[m] for m in config.metrics))
 
@@ -290,6 +301,9 @@ def evaluate(generated: str | Path, dataset: str | Path, config: EvalConfig | No
     if "fid" in config.metrics:
         metrics["fid"] = frechet_distance(torch.cat([f["fid"]["features"] for f in ref_feats]),
                                           torch.cat([f["fid"]["features"] for f in gen_feats]))
+    if "sfd" in config.metrics:
+        metrics["sfd"] = frechet_distance(torch.stack([f["sync"]["video"] for f in ref_feats]),
+                                          torch.stack([f["sync"]["video"] for f in gen_feats]))
     if {"ia", "alignsync"} & set(config.metrics):
         # generated frames against the generated clip's own audio: (N, F)
         gen_ia = torch.stack([_similarity(f["imagebind"], f["imagebind"]["audio"]) for f in gen_feats])
