@@ -85,11 +85,12 @@ def sync(
     ] = None,
 ) -> None:
     """Oracle sync error: audio onsets matched to motion events, in milliseconds."""
-    from asva.metrics.oracle_sync import oracle_sync_file, plot_sync, result_json
+    from asva.metrics.oracle_sync import oracle_sync_file, result_json
+    from asva.viz import save_png, sync_plot
 
     analysis = oracle_sync_file(video, audio=audio, fps=fps)
     if plot is not None:
-        plot_sync(analysis, plot)
+        save_png(sync_plot(analysis.frames, analysis.result.fps, analysis.audio), plot)
     r = analysis.result
     if json_out:
         typer.echo(result_json(r))

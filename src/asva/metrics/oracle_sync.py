@@ -26,7 +26,6 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from asva.keyframes.motion import FlowFn, motion_score, motion_times
@@ -273,12 +272,13 @@ def score_events(audio_s: np.ndarray, visual_s: np.ndarray, fps: float) -> SyncR
 
 @dataclass(frozen=True)
 class SyncAnalysis:
-    """A `SyncResult` with the curves it came from (for plotting)."""
+    """A `SyncResult` with what it came from (`asva.viz.sync_plot` draws it)."""
 
     result: SyncResult
     audio: np.ndarray  # (S,) float32
     sample_rate: int
     motion: np.ndarray  # (T - 1,) px/frame
+    frames: np.ndarray  # (T, H, W, 3) uint8
 
 
 def oracle_sync(
@@ -297,7 +297,7 @@ def oracle_sync(
     onsets = audio_onsets(audio, sample_rate)
     inside = onsets[(onsets >= mt[0]) & (onsets <= mt[-1])]
     result = score_events(inside, visual_events(motion, fps), float(fps))
-    return SyncAnalysis(result, np.asarray(audio, np.float32), sample_rate, motion)
+    return SyncAnalysis(result, np.asarray(audio, np.float32), sample_rate, motion, frames)
 
 
 def oracle_sync_file(
@@ -327,88 +327,6 @@ def oracle_sync_file(
     sound = read_audio(audio if audio is not None else video, sample_rate=16000)  # (S,)
     sound = sound[: round(len(frames) / rate * 16000)]
     return oracle_sync(frames, rate, sound, 16000, flow=flow, max_side=max_side)
-
-
-# ---- plot -------------------------------------------------------------------------------------
-
-
-def plot_sync(analysis: SyncAnalysis, path: str | Path, width: int = 1200) -> None:
-    """Write a PNG: waveform and onsets above, motion curve and its events below, on one time axis."""
-    r, audio, sr, motion = analysis.result, analysis.audio, analysis.sample_rate, analysis.motion
-    duration = max(len(audio) / sr, (len(motion) + 1) / r.fps)
-    h_panel, margin, top = 220, 60, 50
-    height = top + 2 * h_panel + 3 * 20 + 30
-    img = np.full((height, width, 3), 255, np.uint8)
-    plot_w = width - 2 * margin
-
-    def x_of(t: float) -> int:
-        return margin + round(t / duration * plot_w)
-
-    def panel(y0: int, label: str) -> None:
-        cv2.rectangle(img, (margin, y0), (margin + plot_w, y0 + h_panel), (180, 180, 180), 1)
-        cv2.putText(
-            img, label, (margin + 5, y0 + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (60, 60, 60), 1, cv2.LINE_AA
-        )
-
-    # 1. waveform: min/max per pixel column, onsets in red
-    y_a = top
-    panel(y_a, "audio waveform, onsets (red)")
-    mid = y_a + h_panel // 2
-    peak = float(np.abs(audio).max()) or 1.0
-    cols = np.array_split(audio, plot_w) if len(audio) >= plot_w else [audio]
-    span = len(audio) / sr / duration
-    for k, c in enumerate(cols):
-        if len(c) == 0:
-            continue
-        x = margin + round(k / len(cols) * plot_w * span)
-        lo, hi = float(c.min()) / peak, float(c.max()) / peak
-        cv2.line(
-            img, (x, mid - round(hi * 0.45 * h_panel)), (x, mid - round(lo * 0.45 * h_panel)), (90, 90, 90), 1
-        )
-    for t in r.audio_events_s:
-        cv2.line(img, (x_of(t), y_a), (x_of(t), y_a + h_panel), (0, 0, 220), 1, cv2.LINE_AA)
-
-    # 2. motion curve: polyline at pair midpoints, events in blue, audio onsets faint red for reference
-    y_m = y_a + h_panel + 20
-    panel(y_m, "motion score (px/frame), visual events (blue), audio onsets (light red)")
-    top_m = float(motion.max()) or 1.0
-    pts = np.array(
-        [
-            [x_of(t), y_m + h_panel - 5 - round(v / top_m * (h_panel - 25))]
-            for t, v in zip(motion_times(len(motion), r.fps), motion, strict=True)
-        ],
-        np.int32,
-    )
-    for t in r.audio_events_s:
-        cv2.line(img, (x_of(t), y_m), (x_of(t), y_m + h_panel), (170, 170, 255), 1, cv2.LINE_AA)
-    for t in r.visual_events_s:
-        cv2.line(img, (x_of(t), y_m), (x_of(t), y_m + h_panel), (220, 120, 0), 1, cv2.LINE_AA)
-    if len(pts) > 1:
-        cv2.polylines(img, [pts], False, (30, 30, 30), 2, cv2.LINE_AA)
-    for p in pts:
-        cv2.circle(img, tuple(int(v) for v in p), 3, (30, 30, 30), -1, cv2.LINE_AA)
-
-    # 3. time axis and title
-    y_t = y_m + h_panel
-    step = 0.5 if duration <= 10 else 2.0
-    for k in range(int(duration / step) + 1):
-        t = k * step
-        cv2.line(img, (x_of(t), y_t), (x_of(t), y_t + 5), (0, 0, 0), 1)
-        cv2.putText(
-            img, f"{t:g}s", (x_of(t) - 10, y_t + 20), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA
-        )
-
-    def fmt(v: float | None, unit: str = "") -> str:
-        return "n/a" if v is None else f"{v:.1f}{unit}"
-
-    title = (
-        f"mean offset {fmt(r.mean_offset_ms, ' ms')}   matched (1 frame) "
-        f"{fmt(None if r.matched_fraction is None else 100 * r.matched_fraction, '%')}   best offset "
-        f"{fmt(r.best_offset_ms, ' ms')}   {r.num_audio_events} audio / {r.num_visual_events} visual events"
-    )
-    cv2.putText(img, title, (margin, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
-    if not cv2.imwrite(str(path), img):
-        raise ValueError(f"could not write the plot to {path} (is it a .png path in an existing folder?)")
 
 
 def result_json(result: SyncResult) -> str:
