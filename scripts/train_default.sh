@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ASVA=${ASVA:-.venv/bin/asva}
 OUT=${OUT:-runs/default}
-CFG=configs/tiny
+CFG=src/asva/assets/recipes/tiny
 # One thread per process: on 2 shared cores, 2 torch threads ran the tiny VAE step 2x slower.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$OUT"

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 ASVA=${ASVA:-.venv/bin/asva}
 DATA=${DATA:-runs/default}   # the folders of scripts/train_default.sh
 OUT=${OUT:-runs/keyvid}
-CFG=configs/tiny
+CFG=src/asva/assets/recipes/tiny
 # One thread per process: on 2 shared cores, 2 torch threads ran the tiny steps slower.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
