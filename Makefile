@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean train-default train-keyvid
+.PHONY: demo test lint venv clean train-default train-keyvid experiment-kshot experiment-curation \
+	experiment-window experiment-features
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,6 +34,14 @@ train-default: $(STAMP)
 # frozen backbone: keyframe generator, then motion interpolator (docs/keyvid.md). Resumes after a kill.
 train-keyvid: $(STAMP)
 	ASVA=$(BIN)/asva scripts/train_keyvid.sh
+
+# The papers' experiments in SynthAV (docs/experiments.md): from generated data to a table and a plot
+# in runs/experiments/<name>/. train-default's run folder is the common start (built if missing);
+# each target resumes after a kill. JOBS tasks at a time (one thread each).
+JOBS ?= 2
+experiment-kshot experiment-curation experiment-window experiment-features: experiment-%: $(STAMP)
+	test -f runs/default/pretrain/model/asva.json || ASVA=$(BIN)/asva scripts/train_default.sh
+	OMP_NUM_THREADS=1 $(BIN)/asva experiment $* --jobs $(JOBS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

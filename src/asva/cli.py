@@ -11,6 +11,7 @@ import typer
 
 from asva.cli_curate import curate
 from asva.cli_evaluate import evaluate
+from asva.cli_experiment import experiment
 from asva.cli_generate import generate
 from asva.cli_keyframes import keyframes_app
 from asva.cli_serve import serve
@@ -157,6 +158,7 @@ app.command("generate")(generate)
 app.command("evaluate")(evaluate)
 app.command("sync")(sync)
 app.command("serve")(serve)
+app.command("experiment")(experiment)
 app.add_typer(keyframes_app, name="keyframes")
 
 

@@ -36,10 +36,12 @@ class PromptedClips:
         self.clips.set_epoch(epoch)
 
 
-def training_set(settings: TrainConfig, data: Path, manifest: Path | None) -> Any:
+def training_set(
+    settings: TrainConfig, data: Path, manifest: Path | None, missing_audio: str = "error"
+) -> Any:
     """The stage's prompted training clips, checked against the test split; for the KeyVID stages
     2 s at 24 FPS with their motion curves and keyframes (`KeyframeClips`; interpolate: always the
-    motion rule)."""
+    motion rule). `missing_audio="silence"` gives videos without sound silent audio (raw data)."""
     from asva.data import AVClipDataset, ClipConfig, check_dataset_leakage
     from asva.keyvid.config import keyvid_settings
     from asva.keyvid.training import KeyframeClips
@@ -53,7 +55,7 @@ def training_set(settings: TrainConfig, data: Path, manifest: Path | None) -> An
     clips = AVClipDataset(
         data,
         settings.split,
-        ClipConfig(fps=fps, clip_s=seconds, height=p.height, width=p.width),
+        ClipConfig(fps=fps, clip_s=seconds, height=p.height, width=p.width, missing_audio=missing_audio),
         shots=settings.shots or "all",
         seed=settings.seed,
         manifest=manifest,

@@ -42,8 +42,14 @@ class ClipConfig:
     height: int = 256
     width: int = 256
     sample_rate: int = 16000
+    # A video without an audio stream: "error" (the default), or "silence" (zeros: what an
+    # uncurated training set gives a model, e.g. the raw-data arm of `asva experiment curation`).
+    missing_audio: str = "error"
 
     def __post_init__(self) -> None:
+        if self.missing_audio not in ("error", "silence"):
+            raise ValueError(f"ClipConfig.missing_audio must be 'error' or 'silence', "
+                             f"got {self.missing_audio!r}")
         for name in ("fps", "clip_s"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int | float) or not (math.isfinite(v) and v > 0):
@@ -114,7 +120,10 @@ class AVClipDataset(torch.utils.data.Dataset):
                                    rule="ceil")  # (T, H0, W0, 3); ceil: ASVA's first frame with pts >= target
         video = torch.stack([image_to_tensor(resize_center_crop(f, cfg.height, cfg.width)) for f in frames],
                             dim=1)  # (C, T, H, W)
-        audio = read_audio(clip.video.path, cfg.sample_rate, start_s=start, duration_s=cfg.clip_s)  # (S,)
+        if cfg.missing_audio == "silence" and not probe_video(clip.video.path).has_audio:
+            audio = np.zeros(round(cfg.clip_s * cfg.sample_rate), dtype=np.float32)  # (S,)
+        else:
+            audio = read_audio(clip.video.path, cfg.sample_rate, start_s=start, duration_s=cfg.clip_s)  # (S,)
         return {"video": video, "audio": torch.from_numpy(audio), "class_name": clip.video.class_name,
                 "class_index": self._class_index[clip.video.class_name], "source_id": clip.video.source_id,
                 "rel": clip.video.rel, "start_s": start}

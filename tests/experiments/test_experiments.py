@@ -1,0 +1,125 @@
+"""`asva experiment`: the designs, the verdict rule, and one tiny run end to end (kill-safe, shared cells)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from asva.experiments.report import Entry, verdict, write_report
+from asva.experiments.runner import Settings, cell_key, check_base, plan, run
+from asva.experiments.spec import EXPERIMENTS, Claim, get_experiment
+
+CLASSES = ("bouncing_ball", "drum_hit")
+
+
+def test_designs_match_the_issue():
+    kshot = get_experiment("kshot")
+    # K in {1, 5, 10} x 3 seeds + K = all x 1 seed, each with and without curated pretraining
+    assert len(kshot.cells) == (3 * 3 + 1) * 2
+    assert kshot.groups == ["K = 1", "K = 5", "K = 10", "K = all"]
+    window = get_experiment("window")
+    assert window.groups == ["r = 0.5", "r = 1", "r = 1.5", "r = 2.5", "r = 4"]
+    features = get_experiment("features")
+    assert all(c.pretrain is not None and c.pretrain.trained_audio for c in features.cells)
+    # K = 10 after curated pretraining, seed 0: one folder for the three experiments that contain it
+    keys = {cell_key(c) for name in ("kshot", "curation", "window") for c in get_experiment(name).cells
+            if c.name in ("pretrained_K10_s0", "curated_s0", "r1.5_s0")}
+    assert keys == {"curated_K10_s0"}
+    with pytest.raises(KeyError, match="choose from"):
+        get_experiment("nope")
+    assert set(EXPERIMENTS) == {"kshot", "curation", "window", "features"}
+
+
+def _entry(group: str, errors: list[float]) -> Entry:
+    return Entry(group, "c", list(range(len(errors))), {"oracle_ms": errors})
+
+
+@pytest.mark.parametrize(("better", "worse", "word"), [
+    ([100, 102, 98], [130, 128, 132], "reproduced"),     # 30 ms apart, spread ~2.8 ms
+    ([100, 120, 80], [110, 130, 90], "inconclusive"),    # 10 ms apart, spread ~28 ms
+    ([130, 128, 132], [100, 102, 98], "not reproduced"),  # the other way round
+    ([100], [130], "inconclusive"),                      # one seed: no spread
+])
+def test_verdict_rule(better, worse, word):
+    claim = Claim("a beats b", ((("a", "c"), ("b", "c")),))
+    entries = {("a", "c"): _entry("a", better), ("b", "c"): _entry("b", worse)}
+    assert verdict(claim, entries)[0] == word
+
+
+def test_missing_base_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make train-default"):
+        check_base(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    """A miniature `make train-default` folder: 2 classes, a noisy set (one video without sound) with
+    its curation manifest, and a random tiny backbone."""
+    from asva.checkpoints.backbone import load_backbone
+    from asva.checkpoints.folder import write_model_folder
+    from asva.curate.config import CurateConfig
+    from asva.curate.runner import run_curation
+    from asva.presets import get_preset
+    from asva.synth import SynthConfig, generate_dataset, parse_corruption_mix
+    from tests.conftest import randomize_zero_parameters
+
+    root = tmp_path_factory.mktemp("base")
+    generate_dataset(root / "clean", SynthConfig(CLASSES, videos_per_class=2, train_per_class=1, size=64,
+                                                 seconds=2.0), workers=1)
+    generate_dataset(root / "noisy", SynthConfig(CLASSES, videos_per_class=3, train_per_class=3, size=64,
+                                                 seconds=3.0, seed=1,
+                                                 corruption_mix=tuple(parse_corruption_mix("noaudio:0.3"))),
+                     workers=1)
+    run_curation(root / "noisy", root / "noisy.parquet", CurateConfig(min_short_side=64), workers=1,
+                 report=False)
+    preset = get_preset("tiny")
+    backbone = load_backbone(preset, seed=0)
+    randomize_zero_parameters(backbone.unet)
+    write_model_folder(root / "backbone" / "model", preset, backbone)
+    return root
+
+
+def test_curation_experiment_end_to_end(base, tmp_path):
+    exp = get_experiment("curation")
+    settings = Settings(tmp_path / "exp", base, scale=0.01, classes=CLASSES, sample_steps=2,
+                        train_overrides={"batch_size": 2, "checkpoint_every": 1})
+    tasks = plan(exp, settings, ["raw_s0", "curated_s0"])
+    assert [t.name for t in tasks] == ["data", "pretrain:raw", "pretrain:curated", "cell:raw_K10_s0",
+                                       "cell:curated_K10_s0"]
+    messages: list[str] = []
+    times = run(tasks, settings, jobs=2, echo=messages.append)
+    assert set(times) == {t.name for t in tasks}
+    # the curated pretraining at scale != 1 is the experiment's own (scale 1 reuses BASE/pretrain)
+    assert (settings.root / "pretrain" / "curated" / "model" / "asva.json").is_file()
+    result = json.loads((settings.root / "cells" / "raw_K10_s0" / "result.json").read_text())
+    assert result["num_clips"] == 2 * 3 and set(result["metrics"]) == {"oracle", "relsync", "sfd"}
+
+    # Re-running finds everything done; the report has the two rows, one seed each (no spread).
+    again: list[str] = []
+    assert run(plan(exp, settings, ["raw_s0", "curated_s0"]), settings, jobs=2, echo=again.append) == {}
+    assert "5 already done, 0 to run" in again[0]
+    md = write_report(exp, settings, "asva experiment curation").read_text()
+    assert "| raw noisy set |" in md and "| curated |" in md and "**Inconclusive**" in md
+    assert "Not run yet: 4 of 6 cells" in md
+    summary = json.loads((settings.root / "curation" / "results.json").read_text())
+    values = {e["group"]: e["values"]["relsync"][0] for e in summary["entries"]}
+    assert set(values) == {"raw noisy set", "curated"} and all(math.isfinite(v) for v in values.values())
+    assert (settings.root / "curation" / "curation.png").stat().st_size > 1000
+
+    # Another scale in the same root is refused (its cells would not be comparable).
+    with pytest.raises(ValueError, match="scale"):
+        run(tasks, Settings(settings.root, base, scale=0.5), jobs=1, echo=messages.append)
+
+
+def test_features_plan_trains_the_audio_encoders_first(tmp_path):
+    settings = Settings(tmp_path, tmp_path / "base")
+    tasks = {t.name: t for t in plan(get_experiment("features"), settings)}
+    assert tasks["audio"].deps == ["data"]
+    assert tasks["pretrain:features-both-multi"].deps == ["audio"]
+    assert tasks["cell:features-both-multi_K10_s2_audio_encoders-imagebind-beats_audio_layers-1-3"].deps == [
+        "data", "pretrain:features-both-multi"]
+    with pytest.raises(ValueError, match="its cells"):
+        plan(get_experiment("features"), settings, ["nope"])
