@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from asva.cli_curate import curate
-from asva.cli_evaluate import evaluate
+from asva.cli_evaluate import compare, evaluate
 from asva.cli_experiment import experiment
 from asva.cli_generate import generate
 from asva.cli_keyframes import keyframes_app
@@ -156,6 +156,7 @@ app.command("curate")(curate)
 app.command("train")(train)
 app.command("generate")(generate)
 app.command("evaluate")(evaluate)
+app.command("compare")(compare)
 app.command("sync")(sync)
 app.command("serve")(serve)
 app.command("experiment")(experiment)

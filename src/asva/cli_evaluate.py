@@ -59,3 +59,27 @@ def evaluate(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.with_suffix(".json").write_text(result.to_json())
         out.with_suffix(".md").write_text(result.markdown())
+
+
+def compare(
+    a: Annotated[Path, typer.Argument(help="`asva evaluate --out` JSON of the first row (A).")],
+    b: Annotated[Path, typer.Argument(help="The same for the second row (B), on the same test set.")],
+    metric: Annotated[str, typer.Option(
+        help="Per-clip value: oracle_offset_ms, oracle_matched, relsync, alignsync, ia, it.")
+    ] = "oracle_offset_ms",
+    names: Annotated[str, typer.Option(help="Names of A and B in the text, comma-separated.")] = "A,B",
+    samples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 10_000,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
+) -> None:
+    """Paired comparison of two evaluated rows: mean difference A − B over the clips both scored, its
+    95 % bootstrap interval (seeded), and per-clip and per-class counts."""
+    import json
+
+    from asva.metrics.compare import describe, paired_comparison
+
+    try:
+        result = paired_comparison(a, b, metric, samples=samples)
+    except (ValueError, FileNotFoundError) as err:
+        raise typer.BadParameter(str(err)) from err
+    name_a, _, name_b = names.partition(",")
+    typer.echo(json.dumps(result.to_dict()) if json_out else describe(result, name_a, name_b or "B"))
