@@ -12,7 +12,9 @@ def test_defaults_are_valid_and_fingerprint_is_stable():
 
 @pytest.mark.parametrize("field, value", [("clip_s", 0), ("min_fps", -1), ("text_box_score", 1.5),
                                           ("min_short_side", 0), ("flow", "raft?"), ("scene_weights", (1, 1)),
-                                          ("min_duration_s", 1.0), ("require_audio", "yes")])
+                                          ("min_duration_s", 1.0), ("require_audio", "yes"),
+                                          ("camera_border", 0.6), ("pan_side", 8), ("pan_fit", 0),
+                                          ("scene_motion_pairs", 0), ("scene_min_edges", -1)])
 def test_bad_values_raise(field, value):
     with pytest.raises(ValueError, match=field):
         CurateConfig(**{field: value})

@@ -3,8 +3,7 @@
 from asva.curate import CurateConfig, run_curation
 from asva.curate.evaluation import make_labelled_set, score_manifest
 
-# whip pans are left to the benchmark: on SynthAV's flat backgrounds some are invisible to flow
-KINDS = ("clean", "cut", "text", "shake", "lowres", "lowfps", "short", "noaudio", "static", "silent")
+KINDS = ("clean", "cut", "text", "shake", "whip", "lowres", "lowfps", "short", "noaudio", "static", "silent")
 
 
 def test_each_defect_is_caught_and_clean_clips_are_kept(tmp_path):

@@ -87,7 +87,7 @@ def _curate(source: Source, cfg: CurateConfig, base: dict[str, Any]) -> list[dic
     # 2. one streamed decode for scenes, motion and text
     stream = _analyse_frames(source.path, info.width, info.height, info.duration_s, cfg)
     duration = min(info.duration_s, stream.num_frames / cfg.analysis_fps)
-    cuts = [k for k in stream.cuts if not _inside_camera_motion(k, stream.camera, cfg.whip_max)]
+    cuts = [k for k in stream.cuts if not _inside_camera_motion(k, stream.camera, cfg)]
     spans = scene_spans(cuts, cfg.analysis_fps, duration)
     clips = candidate_clips(spans, duration, cfg.clip_s, cfg.stride_s, cfg.scene_margin_s, cfg.analysis_fps)
     base = {**base, "num_scenes": len(spans)}
@@ -108,13 +108,17 @@ def _curate(source: Source, cfg: CurateConfig, base: dict[str, Any]) -> list[dic
         f0 = math.ceil(clip.start_s * cfg.analysis_fps - _EPS)  # first analysis frame in the clip
         f1 = math.ceil(clip.end_s * cfg.analysis_fps - _EPS)  # one past the last
         motion, camera = stream.motion[f0 : f1 - 1], stream.camera[f0 : f1 - 1]  # pairs inside the clip
+        # a frame is smeared when the camera moves fast on either side of it: the peak also reads the
+        # pairs leading into the clip's first frame and out of its last
+        touching = stream.camera[max(0, f0 - 1) : f1]
         text = [a for f, a in stream.text.items() if f0 <= f < f1]
         clip_reasons = []
         if len(motion):
-            lit = camera[np.isfinite(camera)]  # lighting changes carry no camera motion
+            # lighting changes (NaN) carry no camera motion
+            lit, lit_touching = camera[np.isfinite(camera)], touching[np.isfinite(touching)]
             row.update(motion_mean=float(motion.mean()), motion_max=float(motion.max()),
                        camera_motion_mean=float(lit.mean()) if len(lit) else 0.0,
-                       camera_motion_max=float(lit.max()) if len(lit) else 0.0)
+                       camera_motion_max=float(lit_touching.max()) if len(lit_touching) else 0.0)
             if row["motion_mean"] < cfg.static_max:
                 clip_reasons.append("static")
             if row["camera_motion_mean"] > cfg.shake_max:
@@ -140,16 +144,21 @@ def _curate(source: Source, cfg: CurateConfig, base: dict[str, Any]) -> list[dic
     return rows
 
 
-def _inside_camera_motion(cut: int, camera: np.ndarray, whip_max: float) -> bool:
-    """Whether the pairs either side of a detected cut move fast: a whip pan, not an edit.
+def _inside_camera_motion(cut: int, camera: np.ndarray, cfg: CurateConfig) -> bool:
+    """Whether a detected cut lies inside camera motion: a whip pan or shake, not an edit.
 
-    ContentDetector fires on whip pans and violent shake (measured: on 7 of 16 SynthAV whips);
-    a real cut is one pair of change between steady neighbours. Those cuts are dropped, and the
-    motion filter rejects the clips holding the pan instead.
+    A real cut is one pair of change between steady neighbours. Dropped: a cut whose neighbouring
+    pair moves fast (either above `whip_max`), or whose surroundings shake (the median over
+    `scene_motion_pairs` pairs either side above `shake_max`); the motion filters reject the clips
+    holding that motion instead. The cut pair itself (k - 1) is left out: flow across an edit is
+    meaningless. Lighting changes (NaN) are left out too.
     """
-    # pairs k-2 and k: the cut pair itself is k-1
-    neighbours = camera[max(0, cut - 2) : cut - 1].tolist() + camera[cut : cut + 1].tolist()
-    return any(v > whip_max for v in neighbours)
+    n = cfg.scene_motion_pairs
+    adjacent = camera[max(0, cut - 2) : cut - 1].tolist() + camera[cut : cut + 1].tolist()  # pairs k-2, k
+    around = np.concatenate([camera[max(0, cut - 1 - n) : cut - 1], camera[cut : cut + n]])
+    around = around[np.isfinite(around)]
+    shaking = len(around) > 0 and float(np.median(around)) > cfg.shake_max
+    return shaking or any(v > cfg.whip_max for v in adjacent)
 
 
 class _Stream:
@@ -175,7 +184,8 @@ def _analyse_frames(path: str, width: int, height: int, duration_s: float, cfg: 
     fps = cfg.analysis_fps
     text_det = _text_detector(cfg.text_max_side, cfg.text_pixel_threshold, cfg.text_box_score,
                               cfg.text_min_aspect)
-    scenes = SceneCutDetector(fps, cfg.scene_threshold, cfg.min_scene_s, cfg.scene_weights)
+    scenes = SceneCutDetector(fps, cfg.scene_threshold, cfg.min_scene_s, cfg.scene_weights,
+                              cfg.scene_adaptive_ratio, cfg.scene_min_edges)
     keep_side = max(cfg.text_max_side, cfg.motion_max_side, cfg.scene_max_side)
     text_every = max(1, round(cfg.text_interval_s * fps))
     text_offset = text_every // 2  # grid frames at (k + 0.5) * interval
@@ -206,7 +216,8 @@ def _analyse_frames(path: str, width: int, height: int, duration_s: float, cfg: 
                 out.text[start + i] = text_det.text_area(small[i])
         pairs = small if prev is None else np.concatenate([prev[None], small])
         if len(pairs) >= 2:
-            pm = pair_motion(pairs, cfg.flow, cfg.motion_max_side, cfg.lighting_jump)
+            pm = pair_motion(pairs, cfg.flow, cfg.motion_max_side, cfg.lighting_jump, cfg.camera_border,
+                             cfg.camera_min_gradient, cfg.pan_side, cfg.pan_min, cfg.pan_fit)
             motions.append(pm.motion)
             cameras.append(pm.camera)
         prev = small[-1]

@@ -40,21 +40,34 @@ class CurateConfig:
     analysis_fps: float = 12.0
     decode_budget_mb: int = 512  # full-size frames decoded per read; longer sources are read in chunks
 
-    # 4. scene cuts: PySceneDetect ContentDetector on the analysis frames
-    scene_threshold: float = 27.0  # PySceneDetect's default content threshold
-    # ContentDetector weights (hue, saturation, luma, edges). Luma off, edges on: lighting
-    # changes (a lamp, a flash) move luma but not edges (SynthAV: false cuts 5 -> 2 of 96
-    # videos, cuts found 30 -> 30 of 32)
-    scene_weights: tuple[float, float, float, float] = (1.0, 1.0, 0.0, 1.0)
+    # 4. scene cuts: PySceneDetect AdaptiveDetector on the analysis frames (docs/curation.md)
+    scene_threshold: float = 27.0  # a cut's content change must reach this (ContentDetector's default)...
+    # ... and be this many times the mean change of the 2 frames either side: a camera moving fast
+    # changes the content of several frames in a row, an edit of one. 0: the threshold alone
+    scene_adaptive_ratio: float = 3.0
+    # ... and change the structure: PySceneDetect's edge difference (0-255) at least this. A lamp
+    # switching on re-colours the frame and moves its luma, not its edges
+    scene_min_edges: float = 19.0
+    # ContentDetector weights (hue, saturation, luma, edges); lighting changes are left to scene_min_edges
+    scene_weights: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
     scene_max_side: int = 128  # frames are shrunk to this longer side for the detector
     min_scene_s: float = 0.5  # a cut closer than this to the previous one is merged
+    # a detected cut inside camera motion is dropped: either neighbouring pair's camera motion
+    # above whip_max, or the median over `scene_motion_pairs` pairs either side above shake_max
+    scene_motion_pairs: int = 3
 
-    # 5. motion: optical flow on frames with longer side `motion_max_side`
+    # 5. motion: optical flow on frames with longer side `motion_max_side`; camera motion per
+    # frame pair is the largest of three estimates (asva/curate/motion_stats.py)
     flow: str = "dis_fast"  # a name in asva.curate.motion_stats.CURATION_FLOWS
     motion_max_side: int = 128
     static_max: float = 0.05  # clip mean motion below this: near-static (slide show, frozen frame)
-    shake_max: float = 1.0  # clip mean camera motion above this: shaky camera
-    whip_max: float = 3.0  # any frame pair's camera motion above this: whip pan / sharp jolt
+    shake_max: float = 1.7  # clip mean camera motion above this: shaky camera
+    whip_max: float = 10.0  # camera motion of a pair touching the clip above this: whip pan / sharp jolt
+    camera_border: float = 0.15  # the border band (fraction of each side) whose textured flow is the camera's
+    camera_min_gradient: float = 20.0  # Sobel |gx| + |gy| (128-px grey) of a textured pixel
+    pan_side: int = 64  # phase correlation (motion_stats.GlobalShift) on grey frames of this longer side
+    pan_min: float = 16.0  # a shift counts as camera motion from this length (px per pair, 128-px frames)
+    pan_fit: float = 0.8  # ... if shifting explains the change: residual / unshifted difference at most this
     lighting_jump: float = 8.0  # mean grey change (of 255) marking a pair as a lighting change, not motion
 
     # 6. on-screen text: the PP-OCRv4 detector shipped in rapidocr-onnxruntime
@@ -76,17 +89,20 @@ class CurateConfig:
                              f"edges), not all 0, got {self.scene_weights!r}")
         object.__setattr__(self, "scene_weights", tuple(float(v) for v in w))  # YAML gives a list
         positive = ("min_duration_s", "clip_s", "stride_s", "analysis_fps", "min_scene_s", "text_max_area",
-                    "scene_threshold", "whip_max", "shake_max", "text_interval_s", "lighting_jump")
+                    "scene_threshold", "whip_max", "shake_max", "text_interval_s",
+                    "lighting_jump", "pan_min", "pan_fit", "camera_min_gradient")
         for name in positive:
             _check_number(name, getattr(self, name), lo=0.0, lo_open=True)
-        for name in ("min_fps", "scene_margin_s", "static_max"):
+        for name in ("min_fps", "scene_margin_s", "static_max", "scene_adaptive_ratio", "scene_min_edges"):
             _check_number(name, getattr(self, name), lo=0.0)
         for name in ("text_pixel_threshold", "text_box_score"):
             _check_number(name, getattr(self, name), lo=0.0, hi=1.0)
         _check_number("text_min_aspect", self.text_min_aspect, lo=1.0)
+        _check_number("camera_border", self.camera_border, lo=0.0, hi=0.5, lo_open=True)
         _check_number("silence_db", self.silence_db, hi=0.0)
-        for name, lo in (("min_short_side", 1), ("decode_budget_mb", 16),
-                         ("motion_max_side", 8), ("scene_max_side", 16), ("text_max_side", 32)):
+        for name, lo in (("min_short_side", 1), ("decode_budget_mb", 16), ("motion_max_side", 8),
+                         ("pan_side", 16), ("scene_max_side", 16), ("scene_motion_pairs", 1),
+                         ("text_max_side", 32)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < lo:
                 raise ValueError(f"curate config: {name} must be an int >= {lo}, got {value!r}")

@@ -40,8 +40,8 @@ SCHEMA = pa.schema([
     ("num_scenes", pa.int32()),
     ("motion_mean", pa.float64()),  # motion_score units: px per analysis frame at motion_max_side
     ("motion_max", pa.float64()),
-    ("camera_motion_mean", pa.float64()),  # median-over-pixels flow: the camera's motion
-    ("camera_motion_max", pa.float64()),
+    ("camera_motion_mean", pa.float64()),  # the camera's motion (motion_stats.py), mean over the clip's pairs
+    ("camera_motion_max", pa.float64()),  # max over the pairs touching the clip's frames (one more each end)
     ("text_area", pa.float64()),  # max text-area fraction over the clip's detector frames
     ("audio_rms_db", pa.float64()),
     ("keep", pa.bool_()),

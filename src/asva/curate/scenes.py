@@ -1,4 +1,12 @@
-"""Scene cuts with PySceneDetect's ContentDetector, and the candidate clips inside each scene.
+"""Scene cuts with PySceneDetect's AdaptiveDetector, and the candidate clips inside each scene.
+
+AdaptiveDetector scores each frame's content change as ContentDetector does (hue, saturation,
+luma and edge differences) and calls a cut where the change is both above `threshold` and
+`adaptive_ratio` times the mean change of the `window` frames either side: a camera moving fast
+(shake, a whip pan) changes several frames in a row, an edit one. A cut must also change the
+picture's structure: its edge difference (the share of pixels entering or leaving PySceneDetect's
+dilated Canny edge map, 0-255) must reach `min_edges`. A lamp switching on re-colours the frame
+(hue is undefined on grey pixels and flips when they brighten) but leaves its edges in place.
 
 The detector is fed the analysis frames we already decoded (one decode per source serves scenes,
 motion and text), through its frame-by-frame API: `process_frame` then `post_process`.
@@ -31,34 +39,46 @@ class Clip:
 
 
 class SceneCutDetector:
-    """Streams RGB frames at `fps` through a PySceneDetect ContentDetector and collects cut frames."""
+    """Streams RGB frames at `fps` through a PySceneDetect AdaptiveDetector and collects cut frames."""
 
     def __init__(self, fps: float, threshold: float = 27.0, min_scene_s: float = 0.5,
-                 weights: tuple[float, float, float, float] = (1.0, 1.0, 0.0, 1.0)) -> None:
+                 weights: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0),
+                 adaptive_ratio: float = 3.0, min_edges: float = 19.0, window: int = 2) -> None:
         from scenedetect import FrameTimecode
-        from scenedetect.detectors import ContentDetector
+        from scenedetect.detectors import AdaptiveDetector, ContentDetector
 
         self._timecode = FrameTimecode
         self.fps = float(fps)  # PySceneDetect refuses an int rate
+        self.min_edges = min_edges
         # min_scene_len in frames: PySceneDetect counts frames of the stream it is fed
-        self._detector = ContentDetector(threshold=threshold, min_scene_len=max(1, round(min_scene_s * fps)),
-                                         weights=ContentDetector.Components(*weights))
+        self._detector = AdaptiveDetector(
+            adaptive_threshold=adaptive_ratio, min_scene_len=max(1, round(min_scene_s * fps)),
+            window_width=window, min_content_val=threshold, weights=ContentDetector.Components(*weights))
         self._n = 0
         self.cuts: list[int] = []  # frame indices where a new scene starts
+        self.edges: list[float] = []  # per frame: the edge difference to the previous frame (0 for frame 0)
 
     def add(self, frames: np.ndarray) -> None:
         """Feed the next RGB frames (T, H, W, 3) uint8."""
+        from scenedetect.stats_manager import StatsManager
+
         for rgb in frames:
+            # a fresh StatsManager per frame: the detector records the frame's score components in
+            # it and we keep only the edge difference, not every frame's metrics
+            stats = StatsManager()
+            self._detector.stats_manager = stats
             cuts = self._detector.process_frame(self._timecode(self._n, self.fps), rgb[..., ::-1].copy())
+            (edges,) = stats.get_metrics(self._n, ["delta_edges"])
+            self.edges.append(float(edges or 0.0))
             self.cuts.extend(c.frame_num for c in cuts)
             self._n += 1
 
     def finish(self) -> list[int]:
-        """Flush the detector; return the sorted cut frame indices (each > 0)."""
+        """Flush the detector; return the sorted cut frame indices (each > 0) that change the structure."""
         if self._n:
             last = self._timecode(self._n - 1, self.fps)
             self.cuts.extend(c.frame_num for c in self._detector.post_process(last))
-        return sorted({c for c in self.cuts if 0 < c < self._n})
+        return sorted({c for c in self.cuts if 0 < c < self._n and self.edges[c] >= self.min_edges})
 
 
 def shrink(frames: np.ndarray, max_side: int) -> np.ndarray:
