@@ -47,7 +47,10 @@ def experiment(
         return
     command = "asva " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     if not report_only:
-        check_base(base)
+        try:
+            check_base(base)
+        except FileNotFoundError as err:
+            raise typer.BadParameter(str(err), param_hint="--base") from err
         tasks = plan(exp, settings, cell)
         run(tasks, settings, jobs, echo=typer.echo)
     typer.echo(f"table: {write_report(exp, settings, command)}")

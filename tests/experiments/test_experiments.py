@@ -123,3 +123,15 @@ def test_features_plan_trains_the_audio_encoders_first(tmp_path):
         "data", "pretrain:features-both-multi"]
     with pytest.raises(ValueError, match="its cells"):
         plan(get_experiment("features"), settings, ["nope"])
+
+
+def test_command_lists_cells_and_names_a_missing_base(tmp_path):
+    from typer.testing import CliRunner
+
+    from asva.cli import app
+
+    out = CliRunner().invoke(app, ["experiment", "window", "--list", "--root", str(tmp_path)])
+    assert out.exit_code == 0 and "r0.5_s0" in out.output and len(out.output.splitlines()) == 15
+    out = CliRunner().invoke(app, ["experiment", "window", "--root", str(tmp_path), "--base",
+                                   str(tmp_path / "x")])
+    assert out.exit_code == 2 and "make" in out.output and "train-default" in out.output
