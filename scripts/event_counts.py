@@ -1,0 +1,55 @@
+"""Visual and audio events per clip, as the oracle sync error sees them (docs/results.md, KeyVID rows).
+
+The oracle's mean offset matches each audio onset to its nearest motion event; a video that
+flickers has motion events everywhere and scores well without following the sound. This prints,
+per folder of generated clips, the mean number of motion events and audio onsets per clip and the
+share of motion events that lie within one frame of an onset (their precision), and the same for
+the dataset's reference clips read at the same rate.
+
+    .venv/bin/python scripts/event_counts.py --dataset runs/results/test --fps 24 runs/results/keyvid ...
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from asva.media import read_audio, read_video_frames
+from asva.metrics.oracle_sync import oracle_sync, oracle_sync_file
+from asva.metrics.protocol import EvalProtocol, reference_clips
+
+
+def summary(results: list) -> str:
+    visual = [r.num_visual_events for r in results]
+    audio = [r.num_audio_events for r in results]
+    near = [np.min(np.abs(np.subtract.outer(r.visual_events_s, r.audio_events_s)), axis=1) <= 1 / r.fps + 1e-9
+            for r in results if r.visual_events_s and r.audio_events_s]
+    precision = float(np.mean(np.concatenate(near))) if near else float("nan")
+    return (f"{len(results)} clips: {np.mean(visual):.1f} motion events and {np.mean(audio):.1f} audio "
+            f"onsets per clip; {100 * precision:.0f} % of motion events within one frame of an onset")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--fps", type=float, default=24.0)
+    args = parser.parse_args()
+    protocol = EvalProtocol()
+    refs = reference_clips(args.dataset, protocol)
+    n = round(protocol.clip_seconds * args.fps)
+    ref_results = []
+    for ref in refs:
+        frames = read_video_frames(ref.path, fps=args.fps, start_s=ref.start_s, num_frames=n)
+        audio = read_audio(ref.path, protocol.sample_rate, ref.start_s, n / args.fps)
+        ref_results.append(oracle_sync(frames, args.fps, audio, protocol.sample_rate).result)
+    print(f"reference clips at {args.fps:g} FPS: {summary(ref_results)}")
+    for folder in args.folders:
+        results = [oracle_sync_file(p).result for p in sorted(folder.rglob("*.mp4"))]
+        print(f"{folder}: {summary(results)}")
+
+
+if __name__ == "__main__":
+    main()
