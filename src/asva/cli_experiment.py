@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -45,7 +44,9 @@ def experiment(
         for c in exp.cells:
             typer.echo(f"{c.name:28s} {c.group:18s} {c.column:32s} {settings.root / 'cells' / cell_key(c)}")
         return
-    command = "asva " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    # the command that reproduces the table (--jobs, --report and --cell do not change a number)
+    command = f"asva experiment {name}" + ("" if scale == 1.0 else f" --scale {scale:g}") + (
+        "" if root is None else f" --root {shlex.quote(str(root))}")
     if not report_only:
         try:
             check_base(base)

@@ -220,8 +220,11 @@ def write_report(experiment: Experiment, s: Settings, command: str) -> Path:
     if cell_seconds:
         hours = sum(cell_seconds.values()) / 3600
         walls = "; ".join(f"{(r['end'] - r['start']) / 60:.0f} min with {r['jobs']} jobs" for r in runs if r)
+        tasks = {name: sec for r in runs if r for name, sec in r["task_seconds"].items()}
+        others = "; ".join(f"{name} {sec / 60:.0f} min" for name, sec in sorted(tasks.items())
+                           if not name.startswith("cell:"))
         lines += ["", f"Compute: the {len(cell_seconds)} finished cells took {hours:.2f} h of train + "
-                  "generate + evaluate (one thread each; pretraining runs not included). "
+                  f"generate + evaluate (one thread each); other tasks this root ran: {others or 'none'}. "
                   f"Runner invocations: {walls}."]
     lines += ["", f"![{experiment.name}]({experiment.name}.png)", ""]
     plot(experiment, entries, out / f"{experiment.name}.png")
