@@ -31,7 +31,7 @@ def experiment(
     """Run an experiment's missing tasks (resumable: re-run the same command after a kill), then write
     ROOT/NAME/results.md, results.json and NAME.png (docs/experiments.md)."""
     from asva.experiments.report import write_report
-    from asva.experiments.runner import Settings, cell_key, check_base, plan, run
+    from asva.experiments.runner import Settings, check_base, plan, run
     from asva.experiments.spec import get_experiment
 
     try:
@@ -42,7 +42,7 @@ def experiment(
     settings = Settings(root or default_root, base, scale, device)
     if list_cells:
         for c in exp.cells:
-            typer.echo(f"{c.name:28s} {c.group:18s} {c.column:32s} {settings.root / 'cells' / cell_key(c)}")
+            typer.echo(f"{c.name:28s} {c.group:18s} {c.column:32s} {settings.cell_dir(c)}")
         return
     # the command that reproduces the table (--jobs, --report and --cell do not change a number)
     command = f"asva experiment {name}" + ("" if scale == 1.0 else f" --scale {scale:g}") + (

@@ -55,6 +55,7 @@ from torch import nn
 
 from asva.audio.config import AudioFeatureConfig
 from asva.audio.taps import ENCODERS, AudioFeatureExtractor
+from asva.checkpoints.folder import audio_encoder_meta, load_encoder_weights
 from asva.checkpoints.trained import load_weights, replace_dir, save_weights
 from asva.data.clips import EVAL_CLIPS, eval_clip_starts
 from asva.data.layout import DatasetLayout, VideoItem
@@ -63,7 +64,6 @@ from asva.media import probe_video, read_audio
 
 log = get_logger(__name__)
 
-PART = "audio_encoders"  # the sidecar "part" of write_model_folder's audio-encoder file
 WEIGHTS = "audio_encoders.safetensors"
 METRICS = "metrics.json"
 LAST = "last"  # the resumable checkpoint folder inside `out`
@@ -231,7 +231,8 @@ def pretrain_audio_encoders(
     final = {key: float(np.mean([row[key] for row in losses[-FINAL_LOSS_STEPS:]])) for key in losses[-1]}
     summary = {"settings": settings, "classes": classes, "train_videos": len(train), "test_videos": len(test),
                "final_losses": final, "test": metrics, "seconds": round(time.perf_counter() - started, 1)}
-    path = save_weights(out / WEIGHTS, extractor.state_dict(), {**weights_meta(audio), "pretrain": summary})
+    meta = {**audio_encoder_meta(audio), "pretrain": summary}
+    path = save_weights(out / WEIGHTS, extractor.state_dict(), meta)
     write_json_atomic(out / METRICS, {**summary, "losses": losses})
     for name, scores in metrics.items():
         log.info("pretrain %s held out: class accuracy %.3f, onset F1 %.3f (P %.3f, R %.3f), onset AUC %.3f",
@@ -388,11 +389,6 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
-def weights_meta(audio: AudioFeatureConfig) -> dict[str, Any]:
-    """The sidecar fields `write_model_folder` gives the audio-encoder file of a model with config `audio`."""
-    return {"part": PART, "audio_config": dataclasses.asdict(audio)}
-
-
 def save_checkpoint(folder: Path, extractor: AudioFeatureExtractor, heads: nn.ModuleDict,
                     optimizer: torch.optim.Optimizer, settings: dict[str, Any], step: int,
                     losses: list[dict[str, float]]) -> None:
@@ -441,8 +437,6 @@ def load_audio_encoders(path: str | Path, audio: AudioFeatureConfig) -> AudioFea
     every choice of encoders and layers. Load the result into a model with
     `model.audio_features.load_state_dict(extractor.state_dict())`.
     """
-    from asva.checkpoints.folder import load_encoder_weights
-
     extractor = AudioFeatureExtractor(audio)
     load_encoder_weights(extractor, Path(path))
     return extractor

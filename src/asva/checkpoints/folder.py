@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from asva.adapters.model import AudioAnimationModel, build_audio_model
+from asva.audio.config import AudioFeatureConfig
 from asva.audio.taps import AudioFeatureExtractor
 from asva.backbone.model import Backbone
 from asva.checkpoints.backbone import load_backbone
@@ -46,6 +47,7 @@ from asva.presets import Preset, get_preset, preset_overrides, with_overrides
 log = get_logger(__name__)
 
 CONFIG_FILE = "asva.json"
+AUDIO_ENCODERS = "audio_encoders"  # the sidecar "part" of audio-encoder files
 KEYS = ("preset", "checkpoint", "backbone", "audio_encoders", "adapters", "vocab", "keyvid", "overrides")
 
 
@@ -107,7 +109,7 @@ def load_model(
             load_into(
                 model.audio_features,
                 files["audio_encoders"],
-                {"part": "audio_encoders", "audio_config": dataclasses.asdict(preset.audio)},
+                audio_encoder_meta(preset.audio),
             )
         else:
             log.warning("%s: no audio_encoders file; the audio encoders have random weights", spec.folder)
@@ -122,7 +124,7 @@ def load_encoder_weights(extractor: AudioFeatureExtractor, path: Path) -> None:
     `asva.audio.pretrain`) into the encoders `extractor` has; each must exist in the file with the
     same architecture. Which layers are tapped does not matter: taps have no weights."""
     state, meta = load_weights(path)
-    if meta.get("part") != "audio_encoders" or not isinstance(meta.get("audio_config"), dict):
+    if meta.get("part") != AUDIO_ENCODERS or not isinstance(meta.get("audio_config"), dict):
         raise CheckpointError(f"{path} is not an audio-encoder file (sidecar part {meta.get('part')!r})")
     saved, want = meta["audio_config"], dataclasses.asdict(extractor.config)
     for name in extractor.config.encoders:
@@ -147,6 +149,11 @@ def save_backbone_weights(backbone: Backbone, preset: Preset, path: Path, extra:
     """The backbone in the official key layout, as safetensors + sidecar."""
     meta = {"part": "backbone", **preset_meta(preset), **(extra or {})}
     return save_weights(path, official_state_dict(backbone), meta)
+
+
+def audio_encoder_meta(audio: AudioFeatureConfig) -> dict[str, Any]:
+    """The sidecar fields of an audio-encoder file made for encoders configured by `audio`."""
+    return {"part": AUDIO_ENCODERS, "audio_config": dataclasses.asdict(audio)}
 
 
 def adapter_meta(preset: Preset) -> dict[str, Any]:
@@ -182,7 +189,7 @@ def write_model_folder(folder: str | Path, preset: Preset, model: Backbone | Aud
         save_part(
             model.audio_features,
             folder / "audio_encoders.safetensors",
-            {"part": "audio_encoders", "audio_config": dataclasses.asdict(preset.audio)},
+            audio_encoder_meta(preset.audio),
         )
         save_part(model.adapters, folder / "adapters.safetensors", adapter_meta(preset))
         config.update(audio_encoders="audio_encoders.safetensors", adapters="adapters.safetensors")

@@ -67,21 +67,23 @@ class Entry:
         return mean if math.isnan(spread) else f"{mean} ± {fmt.format(spread)}"
 
 
-def collect(experiment: Experiment, s: Settings) -> tuple[dict[tuple[str, str], Entry], list[Cell]]:
-    """Entries of the finished cells, and the cells still missing."""
+def collect(experiment: Experiment, s: Settings
+            ) -> tuple[dict[tuple[str, str], Entry], list[Cell], dict[str, float]]:
+    """Entries of the finished cells, the cells still missing, and each finished cell's seconds."""
     entries: dict[tuple[str, str], Entry] = {}
-    missing = []
+    missing, seconds = [], {}
     for cell in experiment.cells:
         path = s.cell_dir(cell) / "result.json"
         if not path.is_file():
             missing.append(cell)
             continue
-        values = cell_values(json.loads(path.read_text()))
+        result = json.loads(path.read_text())
+        seconds[cell.name] = sum(result["timings"].values())
         entry = entries.setdefault((cell.group, cell.column), Entry(cell.group, cell.column, [], {}))
         entry.seeds.append(cell.seed)
-        for k, v in values.items():
+        for k, v in cell_values(result).items():
             entry.values.setdefault(k, []).append(v)
-    return entries, missing
+    return entries, missing, seconds
 
 
 def verdict(claim: Claim, entries: dict[tuple[str, str], Entry]) -> tuple[str, list[str]]:
@@ -195,15 +197,10 @@ def plot(experiment: Experiment, entries: dict[tuple[str, str], Entry], path: Pa
 
 def write_report(experiment: Experiment, s: Settings, command: str) -> Path:
     """`root/<experiment>/results.md` (+ results.json, plot.png); returns the Markdown path."""
-    entries, missing = collect(experiment, s)
+    entries, missing, cell_seconds = collect(experiment, s)
     out = s.root / experiment.name
     out.mkdir(parents=True, exist_ok=True)
     runs = json.loads((s.root / "run.json").read_text())["runs"] if (s.root / "run.json").is_file() else []
-    cell_seconds = {}
-    for cell in experiment.cells:
-        path = s.cell_dir(cell) / "result.json"
-        if path.is_file():
-            cell_seconds[cell.name] = sum(json.loads(path.read_text())["timings"].values())
     lines = [f"### {experiment.title}", "", experiment.design, "",
              f"Command: `{command}` (scale {s.scale:g}; base `{s.base}`). Seeds: "
              f"{sorted({c.seed for c in experiment.cells})}. Test set: SynthAV dataset seed 777, "
@@ -213,8 +210,9 @@ def write_report(experiment: Experiment, s: Settings, command: str) -> Path:
     if missing:
         lines += [f"Not run yet: {len(missing)} of {len(experiment.cells)} cells "
                   f"({', '.join(c.name for c in missing[:6])}{', ...' if len(missing) > 6 else ''}).", ""]
+    verdicts = {claim.text: verdict(claim, entries) for claim in experiment.claims}
     for claim in experiment.claims:
-        word, why = verdict(claim, entries)
+        word, why = verdicts[claim.text]
         lines.append(f"- Claim: {claim.text}. **{word.capitalize()}**.")
         lines += [f"  - {w}" for w in why]
     if cell_seconds:
@@ -232,7 +230,7 @@ def write_report(experiment: Experiment, s: Settings, command: str) -> Path:
                "entries": [{"group": e.group, "column": e.column, "seeds": e.seeds, "values": e.values}
                            for e in entries.values()],
                "missing": [c.name for c in missing],
-               "verdicts": {c.text: verdict(c, entries)[0] for c in experiment.claims}}
+               "verdicts": {text: word for text, (word, _) in verdicts.items()}}
     (out / "results.json").write_text(json.dumps(summary, indent=1) + "\n")
     path = out / "results.md"
     path.write_text("\n".join(lines))

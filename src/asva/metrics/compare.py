@@ -65,15 +65,11 @@ def paired_comparison(a: str | Path, b: str | Path, metric: str = "oracle_offset
     means = diff[rng.integers(0, len(diff), size=(samples, len(diff)))].mean(axis=1)  # (samples,)
     tail = (1 - confidence) / 2 * 100
     lo, hi = np.percentile(means, [tail, 100 - tail])
-    per_class: dict[str, list[list[float]]] = {}
-    for k, x, y in zip(keys, xa, xb, strict=True):
-        per_class.setdefault(k.split("/")[0], [[], []])
-        per_class[k.split("/")[0]][0].append(x)
-        per_class[k.split("/")[0]][1].append(y)
+    classes = np.array([k.split("/")[0] for k in keys])  # (N,)
     return PairedComparison(
         metric, len(keys), float(xa.mean()), float(xb.mean()), float(diff.mean()), float(lo), float(hi),
         confidence, int((diff < 0).sum()), int((diff > 0).sum()), int((diff == 0).sum()),
-        {c: (float(np.mean(x)), float(np.mean(y))) for c, (x, y) in sorted(per_class.items())},
+        {c: (float(xa[classes == c].mean()), float(xb[classes == c].mean())) for c in sorted(set(classes))},
     )
 
 
