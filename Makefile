@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/asva animate
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/pytest -q
 
 # The bundled model (src/asva/assets/models/tiny): data, curation, the four stages, install.
@@ -44,7 +44,7 @@ experiment-kshot experiment-curation experiment-window experiment-features: expe
 	OMP_NUM_THREADS=1 $(BIN)/asva experiment $* --jobs $(JOBS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests scripts benchmarks
 	$(BIN)/ruff format --check src tests
 
 clean:

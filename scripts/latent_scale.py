@@ -17,8 +17,9 @@ from asva.data import AVClipDataset, ClipConfig
 if __name__ == "__main__":
     folder, data, manifest = sys.argv[1:4]
     preset, model, _ = load_model(folder)
-    clips = AVClipDataset(data, "train", ClipConfig(fps=preset.fps, clip_s=preset.frames / preset.fps,
-                                                    height=preset.height, width=preset.width), manifest=manifest)
+    config = ClipConfig(fps=preset.fps, clip_s=preset.frames / preset.fps, height=preset.height,
+                        width=preset.width)
+    clips = AVClipDataset(data, "train", config, manifest=manifest)
     generator = torch.Generator().manual_seed(0)
     picks = torch.randperm(len(clips), generator=generator)[:48].tolist()
     video = torch.stack([clips[i]["video"] for i in picks])  # (48, 3, T, H, W)

@@ -23,10 +23,12 @@ def generate(
     steps: Annotated[int | None, typer.Option(help="DDIM steps (default 20; keyframe: per stage).")] = None,
     guidance_image: Annotated[float | None, typer.Option(help="Image guidance scale (default 2.0).")] = None,
     guidance_text: Annotated[
-        float | None, typer.Option(help="Text guidance scale (default 2.0; keyframe: 7.5).")
+        float | None, typer.Option(help="Text guidance scale (default 2.0; keyframe: "
+                                   "tiny 2.0, full-size presets 7.5).")
     ] = None,
     guidance_audio: Annotated[
-        float | None, typer.Option(help="Audio guidance scale (default 4.0; keyframe: 7.5, then 9.0).")
+        float | None, typer.Option(help="Audio guidance scale (default 4.0; keyframe: "
+                                   "tiny 4.0, full-size presets 7.5 then 9.0).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed (the same for every clip).")] = 0,
     limit: Annotated[int | None, typer.Option(help="Only the first N clips (a quick look).")] = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -77,3 +78,25 @@ def test_model_folders(tmp_path, pipe):
     saved, read = pipe.model.state_dict(), loaded.model.state_dict()
     assert list(saved) == list(read)
     assert all(torch.equal(saved[k], read[k]) for k in saved)
+
+
+def test_tiny_pins_the_keyframes_at_every_step(pipe):
+    # The tiny preset's settings pin x̂0 at the keyframe slots for every DDIM step, so the output
+    # frames there are the (re-encoded) keyframes, up to the last step's noise (DDIM ends at
+    # ᾱ_0 = 0.99915, not 1); KeyVID's single pinned step leaves the later steps free to move them.
+    assert pipe.settings.anchored_steps is None
+    options = {**FAST, "steps": 3}
+    pinned = pipe(IMAGE, "a ball", audio=AUDIO, seed=5, **options)
+    index = torch.as_tensor(pinned.keyframe_indices)
+    decoded = pipe.backbone.vae.decode(pinned.keyframe_latents).clamp(-1, 1)
+    pinned_error = (pinned.video[:, :, index] - decoded).abs().mean()
+    assert pinned_error < 0.03  # pixels in [-1, 1]
+
+    keyvid = dataclasses.replace(pipe.settings, anchored_steps=1)
+    tiny, pipe.settings = pipe.settings, keyvid
+    try:
+        free = pipe(IMAGE, "a ball", audio=AUDIO, seed=5, **options)
+    finally:
+        pipe.settings = tiny
+    assert torch.equal(free.keyframe_latents, pinned.keyframe_latents)  # the same keyframe stage
+    assert (free.video[:, :, index] - decoded).abs().mean() > 5 * pinned_error

@@ -9,12 +9,12 @@ pipeline_audio_cond_animation_keyframe_add_idx.py, then ..._freenoise_inpainting
 2. The keyframe generator samples those 12 frames: concat = the image latent at every keyframe,
    per-keyframe image tokens (Resampler slots at the keyframe indices) and audio tokens (KeyVID's
    chunk-of-12 selection), frame-index embedding, fs 6; 4-pass guidance none → +image → +text →
-   +audio (audio scale 7.5 by default).
+   +audio (audio scale 7.5 by default; the tiny preset's defaults are in `asva.keyvid.config.SETTINGS`).
 3. The keyframes are decoded and re-encoded (KeyVID re-reads its saved keyframe clips), and the
    interpolator samples all 48 frames: concat = keyframe latents at their indices, zeros elsewhere
    (`masked_condition`); x̂0 of the keyframes pinned for the first step(s); FreeNoise noise and
    window fusion (12-frame windows every 6 frames, the interpolator's training length); fs 24;
-   audio scale 9.0 by default.
+   audio scale 9.0 by default (KeyVID pins only the first step; `tiny` pins every step).
 
 The generated clip and the stages' intermediate results come back in a `KeyframeResult`.
 """
@@ -151,7 +151,8 @@ class KeyframePipeline(AnimatePipeline):
         """Animate `image` with `audio` (mono float32, 16 kHz): 48 frames (2 s at 24 FPS).
 
         Unset options take KeyVID's defaults (`KeyVIDSettings`); `guidance_audio`, when given,
-        is used by both stages (KeyVID: 7.5 for the keyframes, 9.0 for the interpolation).
+        is used by both stages (KeyVID: 7.5 for the keyframes, 9.0 for the interpolation; the tiny
+        preset: 4.0 for both).
         """
         s = self.settings
         steps = s.steps if steps is None else steps
@@ -219,7 +220,8 @@ class KeyframePipeline(AnimatePipeline):
             (resampler(clip), resampler(clip_null)), (i_aud, i_aud_null), (s_img, s_txt, s_aud_int), {},
         )
         taus = self.schedule.ddim_timesteps(steps)
-        pinned = min(s.anchored_steps, len(taus))  # the first `pinned` steps have t >= anchored_from
+        pinned = len(taus) if s.anchored_steps is None else min(s.anchored_steps, len(taus))
+        # the first `pinned` steps have t >= anchored_from
         anchored_from = int(taus[-pinned]) if pinned else int(taus[-1]) + 1
         denoiser = KeyframeAnchoredDenoiser(guided, self.schedule, condition, known, anchored_from)
         noise = freenoise_noise((1, c, frames, h, w), s.freenoise_window, s.freenoise_stride, generator)
