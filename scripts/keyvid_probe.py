@@ -1,8 +1,9 @@
 """Sampling settings of keyframe mode, tried on a validation set (docs/keyvid.md, "Sampling settings").
 
 Animates the first clip of every video of a SynthAV dataset (keys ending in `--which`, default
-`_clip-0`) with the bundled tiny models and prints each clip's oracle sync error and the mean. It
-is how the tiny preset's KeyVID sampling settings were chosen, on clips that are not the test set:
+`_clip-0`; repeat it for more) with the bundled tiny models and prints each clip's oracle sync
+error and the mean. It is how the tiny preset's KeyVID sampling settings were chosen, on clips
+that are not the test set:
 
     .venv/bin/asva synth --out runs/val --size 128 --videos-per-class 2 --train-per-class 0 --seed 555
     .venv/bin/python scripts/keyvid_probe.py runs/val runs/probe/uniform --mode uniform
@@ -36,13 +37,15 @@ def main() -> None:
     parser.add_argument("dataset", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--mode", choices=("keyframe", "uniform"), default="keyframe")
-    parser.add_argument("--which", default="_clip-0", help="keep reference clips whose key ends with this")
+    parser.add_argument("--which", action="append", metavar="SUFFIX",
+                        help="keep reference clips whose key ends with SUFFIX (repeatable; default _clip-0)")
     parser.add_argument("--keyvid-paper", action="store_true", help="KeyVID's settings, 20 steps")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
 
     protocol = EvalProtocol()
-    refs = [r for r in reference_clips(args.dataset, protocol) if r.key.endswith(args.which)]
+    suffixes = tuple(args.which or ["_clip-0"])
+    refs = [r for r in reference_clips(args.dataset, protocol) if r.key.endswith(suffixes)]
     if args.mode == "uniform":
         from asva.pipelines.animate import AnimatePipeline
 

@@ -29,17 +29,19 @@ def load_backbone(
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
     seed: int = 0,
+    weights_follow: bool = False,
 ) -> Backbone:
     """Build the frozen backbone of `preset`; load an official `model.ckpt` strictly if given.
 
     Without a checkpoint the weights are random (seeded), which is what tests and the untrained
-    demo use; a warning says so.
+    demo use; a warning says so, unless `weights_follow` (the caller loads other weights next).
     """
     preset = resolve_preset(preset)
     torch.manual_seed(seed)  # random init is reproducible; overwritten when a checkpoint loads
     backbone = Backbone(preset.backbone)
     if checkpoint is None:
-        log.warning("backbone %r has RANDOM weights (no checkpoint given)", preset.name)
+        if not weights_follow:
+            log.warning("backbone %r has RANDOM weights (no checkpoint given)", preset.name)
     else:
         state = read_state_dict(checkpoint)
         load_official_state_dict(

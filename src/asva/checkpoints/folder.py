@@ -99,7 +99,7 @@ def load_model(
     preset, files = spec.preset, spec.files
     if "checkpoint" in files and "backbone" in files:
         raise ValueError(f"{spec.folder / CONFIG_FILE}: give 'checkpoint' or 'backbone', not both")
-    backbone = load_backbone(preset, files.get("checkpoint"))
+    backbone = load_backbone(preset, files.get("checkpoint"), weights_follow="backbone" in files)
     if "backbone" in files:
         load_backbone_weights(backbone, preset, files["backbone"])
     model: Backbone | AudioAnimationModel = backbone
