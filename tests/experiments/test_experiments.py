@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from asva.experiments.report import Entry, verdict, write_report
-from asva.experiments.runner import Settings, cell_key, check_base, plan, run
+from asva.experiments.runner import Settings, cell_key, check_base, plan, record_run, run
 from asva.experiments.spec import EXPERIMENTS, Claim, get_experiment
 
 CLASSES = ("bouncing_ball", "drum_hit")
@@ -92,6 +92,9 @@ def test_curation_experiment_end_to_end(base, tmp_path):
     messages: list[str] = []
     times = run(tasks, settings, jobs=2, echo=messages.append)
     assert set(times) == {t.name for t in tasks}
+    # one entry for the invocation, rewritten after every task and marked complete at the end
+    runs = json.loads((settings.root / "run.json").read_text())["runs"]
+    assert len(runs) == 1 and runs[0]["complete"] and runs[0]["task_seconds"] == times
     # the curated pretraining at scale != 1 is the experiment's own (scale 1 reuses BASE/pretrain)
     assert (settings.root / "pretrain" / "curated" / "model" / "asva.json").is_file()
     result = json.loads((settings.root / "cells" / "raw_K10_s0" / "result.json").read_text())
@@ -112,6 +115,16 @@ def test_curation_experiment_end_to_end(base, tmp_path):
     # Another scale in the same root is refused (its cells would not be comparable).
     with pytest.raises(ValueError, match="scale"):
         run(tasks, Settings(settings.root, base, scale=0.5), jobs=1, echo=messages.append)
+
+
+def test_run_record_keeps_a_killed_invocations_times(tmp_path):
+    settings = Settings(tmp_path / "exp", tmp_path / "base")
+    record_run(settings, {"start": 1.0, "task_seconds": {"data": 5.0}, "complete": False})
+    record_run(settings, {"start": 2.0, "task_seconds": {}, "complete": False})  # another invocation
+    record_run(settings, {"start": 1.0, "task_seconds": {"data": 5.0, "cell:a": 9.0}, "complete": True})
+    runs = json.loads((settings.root / "run.json").read_text())["runs"]
+    summary = [(r["start"], r["complete"], len(r["task_seconds"])) for r in runs]
+    assert summary == [(1.0, True, 2), (2.0, False, 0)]
 
 
 def test_features_plan_trains_the_audio_encoders_first(tmp_path):

@@ -288,7 +288,8 @@ def log_file(s: Settings, task: Task) -> Path:
 
 
 def record_run(s: Settings, entry: dict[str, Any]) -> None:
-    """Append one invocation to root/run.json (refusing a root made at another scale)."""
+    """Write one invocation into root/run.json (refusing a root made at another scale): it replaces
+    the entry with the same "start" (the invocation so far), or is appended."""
     path = s.root / "run.json"
     data = (json.loads(path.read_text()) if path.is_file()
             else {"scale": s.scale, "base": str(s.base), "runs": []})
@@ -296,7 +297,11 @@ def record_run(s: Settings, entry: dict[str, Any]) -> None:
         raise ValueError(f"{s.root} holds a run at scale {data['scale']}; use another --root for "
                          f"scale {s.scale}")
     if entry:
-        data["runs"].append(entry)
+        same = [i for i, r in enumerate(data["runs"]) if r.get("start") == entry.get("start")]
+        if same:
+            data["runs"][same[0]] = entry
+        else:
+            data["runs"].append(entry)
     s.root.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")
@@ -319,6 +324,11 @@ def run(tasks: list[Task], s: Settings, jobs: int = 2,
     failed: dict[str, BaseException] = {}
     running: dict[Future, Task] = {}
     started = time.time()
+
+    def record(complete: bool) -> None:  # after every task, so a killed invocation keeps its times
+        record_run(s, {"start": started, "end": time.time(), "jobs": jobs, "task_seconds": dict(times),
+                       "failed": sorted(failed), "complete": complete})
+
     with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_worker_init) as pool:
         while pending or running:
             _drop_blocked(pending, failed)
@@ -337,13 +347,14 @@ def run(tasks: list[Task], s: Settings, jobs: int = 2,
                 except BaseException as err:  # reported below; the others go on
                     failed[task.name] = err
                     echo(f"[{time.strftime('%H:%M:%S')}] FAILED {task.name}: {err} (log {log_file(s, task)})")
+                    record(False)
                     continue
                 times[name] = seconds
                 finished.add(name)
                 left = len(pending) + len(running)
                 echo(f"[{time.strftime('%H:%M:%S')}] done {name} in {seconds / 60:.1f} min; {left} left")
-    record_run(s, {"start": started, "end": time.time(), "jobs": jobs, "task_seconds": times,
-                   "failed": sorted(failed)})
+                record(False)
+    record(True)
     if failed:
         name, err = next(iter(failed.items()))
         raise RuntimeError(f"{len(failed)} task(s) failed; first: {name}: {err}") from err
