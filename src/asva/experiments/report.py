@@ -195,6 +195,13 @@ def plot(experiment: Experiment, entries: dict[tuple[str, str], Entry], path: Pa
     return save_png(np.ascontiguousarray(img[:, :, ::-1]), path)  # drawn in BGR
 
 
+def _invocation(run: dict[str, Any]) -> str:
+    """'65 min with 2 jobs', '(stopped before the end)' for an invocation that was killed."""
+    jobs = run["jobs"]
+    stopped = "" if run.get("complete", True) else " (stopped before the end)"
+    return f"{(run['end'] - run['start']) / 60:.0f} min with {jobs} job{'s' * (jobs != 1)}{stopped}"
+
+
 def write_report(experiment: Experiment, s: Settings, command: str) -> Path:
     """`root/<experiment>/results.md` (+ results.json, plot.png); returns the Markdown path."""
     entries, missing, cell_seconds = collect(experiment, s)
@@ -217,13 +224,13 @@ def write_report(experiment: Experiment, s: Settings, command: str) -> Path:
         lines += [f"  - {w}" for w in why]
     if cell_seconds:
         hours = sum(cell_seconds.values()) / 3600
-        walls = "; ".join(f"{(r['end'] - r['start']) / 60:.0f} min with {r['jobs']} jobs" for r in runs if r)
+        walls = "; ".join(_invocation(r) for r in runs if r)
         tasks = {name: sec for r in runs if r for name, sec in r["task_seconds"].items()}
         others = "; ".join(f"{name} {sec / 60:.0f} min" for name, sec in sorted(tasks.items())
                            if not name.startswith("cell:"))
         lines += ["", f"Compute: the {len(cell_seconds)} finished cells took {hours:.2f} h of train + "
                   f"generate + evaluate (one thread each); other tasks this root ran: {others or 'none'}. "
-                  f"Runner invocations: {walls}."]
+                  f"Runner invocations on this root (all experiments): {walls}."]
     lines += ["", f"![{experiment.name}]({experiment.name}.png)", ""]
     plot(experiment, entries, out / f"{experiment.name}.png")
     summary = {"experiment": experiment.name, "scale": s.scale, "command": command,
