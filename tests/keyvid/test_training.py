@@ -195,3 +195,29 @@ def test_tiny_means_the_installed_keyvid_model_else_random_weights(keyframe_run,
     with caplog.at_level("WARNING"):
         keyvid_pipeline.KeyframePipeline.from_model("tiny")
     assert "not trained yet" in caplog.text and "RANDOM" in caplog.text
+
+
+def test_keyframe_stage_starts_from_trained_imagebind_weights(init_folder, tmp_path):
+    # An audio-encoder file (asva.audio.pretrain writes one) gives the KeyVID audio encoder its
+    # ImageBind weights; they stay frozen and travel with the exported folder.
+    from dataclasses import asdict
+
+    from asva.audio.taps import AudioFeatureExtractor
+    from asva.checkpoints.folder import save_part
+    from asva.checkpoints.keyvid import load_keyvid_model
+
+    torch.manual_seed(321)
+    trained = AudioFeatureExtractor(PRESET.audio)
+    path = save_part(trained, tmp_path / "enc.safetensors",
+                     {"part": "audio_encoders", "audio_config": asdict(PRESET.audio)})
+    folder = train(_config(tmp_path / "run", "keyframe", init_folder, max_steps=1, audio_weights=str(path)),
+                   KeyframeClips(SwingingBoxes()), show_progress=False)
+    model, _ = load_keyvid_model(folder)
+    want = trained.encoders["imagebind"].state_dict()
+    for key, value in model.audio_encoder.state_dict().items():
+        assert torch.equal(value, want[key]), key
+    with pytest.raises(ValueError, match="KeyVID folder"):  # a KeyVID folder keeps its own encoder
+        train(_config(tmp_path / "again", "keyframe", folder, max_steps=1, audio_weights=str(path)),
+              KeyframeClips(SwingingBoxes()), show_progress=False)
+    with pytest.raises(ValueError, match="'pretrain' and 'keyframe' only"):
+        _config(tmp_path / "bad", "interpolate", init_folder, audio_weights=str(path))

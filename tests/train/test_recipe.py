@@ -209,7 +209,7 @@ def test_pretrain_starts_from_trained_audio_encoders(vae_run, tmp_path):
     _, model, _ = load_model(out)
     for key, value in model.audio_features.encoders["beats"].state_dict().items():
         assert torch.equal(value, trained.encoders["beats"].state_dict()[key]), key
-    with pytest.raises(ValueError, match="stage 'pretrain' only"):
+    with pytest.raises(ValueError, match="'pretrain' and 'keyframe' only"):
         _config(tmp_path, "finetune", audio_weights=str(path))
     with pytest.raises(ValueError, match="out of range"):
         _config(tmp_path, "pretrain", audio_layers=[9])

@@ -123,19 +123,25 @@ def load_encoder_weights(extractor: AudioFeatureExtractor, path: Path) -> None:
     """Trained audio encoders (a file written for any set of taps and encoders, e.g. by
     `asva.audio.pretrain`) into the encoders `extractor` has; each must exist in the file with the
     same architecture. Which layers are tapped does not matter: taps have no weights."""
+    want = dataclasses.asdict(extractor.config)
+    for name in extractor.config.encoders:
+        load_one_encoder(extractor.encoders[name], name, want[name], path)
+
+
+def load_one_encoder(encoder: torch.nn.Module, name: str, config: dict[str, Any], path: Path) -> None:
+    """The `name` encoder ("imagebind" or "beats") of an audio-encoder file into `encoder`, whose
+    architecture `config` (the encoder's config as a dict) must equal the file's."""
     state, meta = load_weights(path)
     if meta.get("part") != AUDIO_ENCODERS or not isinstance(meta.get("audio_config"), dict):
         raise CheckpointError(f"{path} is not an audio-encoder file (sidecar part {meta.get('part')!r})")
-    saved, want = meta["audio_config"], dataclasses.asdict(extractor.config)
-    for name in extractor.config.encoders:
-        if name not in saved.get("encoders", []):
-            raise CheckpointError(f"{path} has no {name!r} encoder (it holds {saved.get('encoders')})")
-        check_meta(saved, {name: want[name]}, path)
-        prefix = f"encoders.{name}."
-        part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-        encoder = extractor.encoders[name]
-        check_keys(encoder, part, f"{path} ({name})")
-        encoder.load_state_dict(part, strict=True)
+    saved = meta["audio_config"]
+    if name not in saved.get("encoders", []):
+        raise CheckpointError(f"{path} has no {name!r} encoder (it holds {saved.get('encoders')})")
+    check_meta(saved, {name: config}, path)
+    prefix = f"encoders.{name}."
+    part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    check_keys(encoder, part, f"{path} ({name})")
+    encoder.load_state_dict(part, strict=True)
 
 
 def load_backbone_weights(backbone: Backbone, preset: Preset, path: Path) -> None:

@@ -32,6 +32,7 @@ when r < 2p, the image (CLIP of a zero image) when p <= r < 3p and the audio (ze
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ from torch.utils.data import Dataset
 
 from asva.adapters.model import AudioAnimationModel
 from asva.backbone.unet import ResBlock
-from asva.checkpoints.folder import ModelFolder, load_model
+from asva.checkpoints.folder import ModelFolder, load_model, load_one_encoder
 from asva.checkpoints.keyvid import load_keyvid_model
 from asva.diffusion.schedule import NoiseSchedule
 from asva.keyframes.motion import motion_score
@@ -176,9 +177,13 @@ def keyvid_trainable(model: KeyVIDModel, stage: str) -> dict[str, nn.Module]:
     return {"unet_parts": ParameterView(unet, modules, parameters), "resampler": resampler}
 
 
-def keyvid_training_model(init: str | Path | None, preset: Preset, seed: int = 0) -> KeyVIDModel:
+def keyvid_training_model(init: str | Path | None, preset: Preset, seed: int = 0,
+                          audio_weights: str | Path | None = None) -> KeyVIDModel:
     """A KeyVID stage's starting model: a KeyVID folder as it is (the keyframe stage's output starts
-    the interpolate stage), or any model folder's backbone through `keyvid_from_backbone`."""
+    the interpolate stage), or any model folder's backbone through `keyvid_from_backbone`.
+
+    `audio_weights` (only from a backbone): an audio-encoder file (`asva.audio.pretrain`) whose
+    ImageBind encoder replaces the seeded random one; it stays frozen and is saved with the model."""
     if init is None:
         raise ValueError("KeyVID stages need --init: a model folder holding the frozen backbone "
                          "(or a KeyVID folder, e.g. the keyframe stage's output)")
@@ -186,13 +191,21 @@ def keyvid_training_model(init: str | Path | None, preset: Preset, seed: int = 0
     if spec.preset.name != preset.name:
         raise ValueError(f"{init} holds a {spec.preset.name!r} model; this run trains {preset.name!r}")
     if "keyvid" in spec.files:
+        if audio_weights is not None:
+            raise ValueError(f"{init} is a KeyVID folder: it keeps its own audio encoder; audio_weights "
+                             "starts a KeyVID model from a backbone only")
         log.info("KeyVID model from %s", init)
         return load_keyvid_model(init)[0]
     _, loaded, _ = load_model(init)
     backbone = loaded.backbone if isinstance(loaded, AudioAnimationModel) else loaded
+    model = keyvid_from_backbone(backbone, preset, seed)
+    if audio_weights is not None:
+        config = dataclasses.asdict(model.audio_encoder.config)
+        load_one_encoder(model.audio_encoder, "imagebind", config, Path(audio_weights))
     log.info("KeyVID model from the backbone of %s: new extras, Resampler queries resized to %d slots, "
-             "audio encoder with seeded random weights", init, KEYVID_SLOTS)
-    return keyvid_from_backbone(backbone, preset, seed)
+             "audio encoder %s", init, KEYVID_SLOTS,
+             f"from {audio_weights}" if audio_weights is not None else "with seeded random weights")
+    return model
 
 
 # -- the loss --------------------------------------------------------------------------------------

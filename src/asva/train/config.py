@@ -69,7 +69,8 @@ class TrainConfig:
     interpolation_max_stride: int = 2  # interpolate stage: window stride in 1..this (KeyVID randint(1, 2))
     # The audio side of the preset (research runs, `asva experiment`): window radius r in frames,
     # which encoders and 0-based layers feed the adapters (None: the preset's), and a file of trained
-    # audio encoders (`asva.audio.pretrain`) to start from instead of random ones (pretrain stage).
+    # audio encoders (`asva.audio.pretrain`) to start from instead of random ones (pretrain stage;
+    # keyframe stage: its ImageBind encoder becomes the KeyVID audio encoder).
     adapter_window: float | None = None
     audio_encoders: list[str] | None = None
     audio_layers: list[int] | None = None
@@ -111,9 +112,10 @@ class TrainConfig:
                 raise ValueError(f"adapter_window / audio_encoders / audio_layers change the audio adapters; "
                                  f"stage {self.stage!r} has none")
             self.run_preset()  # bad values (a layer out of range, an unknown encoder) fail here
-        if self.audio_weights is not None and self.stage != "pretrain":
-            raise ValueError(f"audio_weights starts the adapters' audio encoders from trained weights: stage "
-                             f"'pretrain' only (finetune keeps its pretrained model's); got {self.stage!r}")
+        if self.audio_weights is not None and self.stage not in ("pretrain", "keyframe"):
+            raise ValueError(f"audio_weights starts the audio encoders from trained weights: stages "
+                             f"'pretrain' and 'keyframe' only (the later stages keep the model's they start "
+                             f"from); got {self.stage!r}")
         if self.interpolation_frames < 2 or self.interpolation_max_stride < 1:
             raise ValueError(f"need interpolation_frames >= 2 and interpolation_max_stride >= 1, got "
                              f"{self.interpolation_frames} and {self.interpolation_max_stride}")

@@ -149,7 +149,7 @@ def build_model(config: TrainConfig, preset: Preset) -> Backbone | AudioAnimatio
     if init is not None and (init / FINAL / "asva.json").is_file():
         init = init / FINAL
     if config.stage in KEYVID_STAGES:
-        return keyvid_training_model(init, preset, config.seed)
+        return keyvid_training_model(init, preset, config.seed, config.audio_weights)
     if config.stage in ("vae", "backbone"):
         if init is None:
             if config.stage == "backbone":
