@@ -123,21 +123,31 @@ def load_encoder_weights(extractor: AudioFeatureExtractor, path: Path) -> None:
     """Trained audio encoders (a file written for any set of taps and encoders, e.g. by
     `asva.audio.pretrain`) into the encoders `extractor` has; each must exist in the file with the
     same architecture. Which layers are tapped does not matter: taps have no weights."""
-    want = dataclasses.asdict(extractor.config)
+    state, saved = _read_audio_encoders(path)
     for name in extractor.config.encoders:
-        load_one_encoder(extractor.encoders[name], name, want[name], path)
+        _load_encoder(extractor.encoders[name], name, state, saved, path)
 
 
-def load_one_encoder(encoder: torch.nn.Module, name: str, config: dict[str, Any], path: Path) -> None:
-    """The `name` encoder ("imagebind" or "beats") of an audio-encoder file into `encoder`, whose
-    architecture `config` (the encoder's config as a dict) must equal the file's."""
+def load_one_encoder(encoder: nn.Module, name: str, path: Path) -> None:
+    """The `name` encoder ("imagebind" or "beats") of an audio-encoder file into `encoder` (an
+    encoder of that kind, whose `config` must equal the file's)."""
+    state, saved = _read_audio_encoders(path)
+    _load_encoder(encoder, name, state, saved, path)
+
+
+def _read_audio_encoders(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The tensors of an audio-encoder file and the audio config it was saved with."""
     state, meta = load_weights(path)
     if meta.get("part") != AUDIO_ENCODERS or not isinstance(meta.get("audio_config"), dict):
         raise CheckpointError(f"{path} is not an audio-encoder file (sidecar part {meta.get('part')!r})")
-    saved = meta["audio_config"]
+    return state, meta["audio_config"]
+
+
+def _load_encoder(encoder: nn.Module, name: str, state: dict[str, torch.Tensor], saved: dict[str, Any],
+                  path: Path) -> None:
     if name not in saved.get("encoders", []):
         raise CheckpointError(f"{path} has no {name!r} encoder (it holds {saved.get('encoders')})")
-    check_meta(saved, {name: config}, path)
+    check_meta(saved, {name: dataclasses.asdict(encoder.config)}, path)
     prefix = f"encoders.{name}."
     part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     check_keys(encoder, part, f"{path} ({name})")

@@ -32,7 +32,6 @@ when r < 2p, the image (CLIP of a zero image) when p <= r < 3p and the audio (ze
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -200,8 +199,7 @@ def keyvid_training_model(init: str | Path | None, preset: Preset, seed: int = 0
     backbone = loaded.backbone if isinstance(loaded, AudioAnimationModel) else loaded
     model = keyvid_from_backbone(backbone, preset, seed)
     if audio_weights is not None:
-        config = dataclasses.asdict(model.audio_encoder.config)
-        load_one_encoder(model.audio_encoder, "imagebind", config, Path(audio_weights))
+        load_one_encoder(model.audio_encoder, "imagebind", Path(audio_weights))
     log.info("KeyVID model from the backbone of %s: new extras, Resampler queries resized to %d slots, "
              "audio encoder %s", init, KEYVID_SLOTS,
              f"from {audio_weights}" if audio_weights is not None else "with seeded random weights")
