@@ -26,10 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from asva.keyvid.config import KeyVIDSettings
-from asva.media import read_audio, read_video_frames
 from asva.metrics.oracle_sync import oracle_sync_file
-from asva.metrics.protocol import EvalProtocol, reference_clips
-from asva.pipelines.test_set import class_prompt
+from asva.pipelines.test_set import animate_test_set
 
 
 def main() -> None:
@@ -43,9 +41,6 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     args = parser.parse_args()
 
-    protocol = EvalProtocol()
-    suffixes = tuple(args.which or ["_clip-0"])
-    refs = [r for r in reference_clips(args.dataset, protocol) if r.key.endswith(suffixes)]
     if args.mode == "uniform":
         from asva.pipelines.animate import AnimatePipeline
 
@@ -56,24 +51,19 @@ def main() -> None:
 
         pipe = KeyframePipeline.from_model("tiny")
         if args.keyvid_paper:
-            pipe.settings = KeyVIDSettings(steps=20)
+            pipe.settings = KeyVIDSettings(steps=pipe.settings.steps)
         changes = dict(item.split("=", 1) for item in args.set)
         pipe.settings = dataclasses.replace(pipe.settings, **{k: json.loads(v) for k, v in changes.items()})
         print(pipe.settings, flush=True)
         options = {}
+    suffixes = tuple(args.which or ["_clip-0"])
+    paths = animate_test_set(pipe, args.dataset, args.out, seed=0, keep=lambda key: key.endswith(suffixes),
+                             **options)
     errors = {}
-    for ref in refs:
-        path = args.out / f"{ref.key}.mp4"
-        if not path.is_file():
-            first = read_video_frames(ref.path, fps=protocol.fps, start_s=ref.start_s, num_frames=1,
-                                      rule="ceil")[0]
-            audio = read_audio(ref.path, protocol.sample_rate, ref.start_s, protocol.clip_seconds)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pipe(first, class_prompt(ref.class_name), audio=audio, seed=0, **options).save(path)
-        result = oracle_sync_file(path).result
-        errors[ref.key] = result.mean_offset_ms
-        events = result.num_visual_events
-        print(f"{ref.key}: {result.mean_offset_ms:.1f} ms ({events} motion events)", flush=True)
+    for path in paths:
+        key, result = f"{path.parent.name}/{path.stem}", oracle_sync_file(path).result
+        errors[key] = result.mean_offset_ms
+        print(f"{key}: {result.mean_offset_ms:.1f} ms ({result.num_visual_events} motion events)", flush=True)
     (args.out / "oracle.json").write_text(json.dumps(errors, indent=1))
     print(f"mean oracle sync error {np.mean(list(errors.values())):.2f} ms over {len(errors)} clips")
 

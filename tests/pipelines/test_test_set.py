@@ -56,6 +56,14 @@ def test_every_reference_clip_gets_a_named_clip_and_a_rerun_resumes(dataset, tmp
     assert len(again.calls) == 1  # only the missing clip is made again
 
 
+def test_keep_chooses_reference_clips_by_key(dataset, tmp_path):
+    pipe = Recorder()
+    paths = animate_test_set(pipe, dataset, tmp_path / "gen", keep=lambda key: key.endswith("_clip-1"))
+    second = [r.key for r in reference_clips(dataset, EvalProtocol())][1]  # the test video's clip 1
+    assert [f"{p.parent.name}/{p.stem}" for p in paths] == [second] and second.endswith("_clip-1")
+    assert len(pipe.calls) == 1
+
+
 def test_cli_generate_with_the_no_audio_backbone(dataset, tmp_path):
     from typer.testing import CliRunner
 

@@ -35,15 +35,17 @@ def animate_test_set(
     seed: int = 0,
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    keep: Callable[[str], bool] | None = None,
     **options: Any,
 ) -> list[Path]:
     """Write one generated clip per reference clip under `out`; return the paths (existing ones kept).
 
-    `limit` keeps only the first N reference clips (a quick look; `asva evaluate` then needs a
-    dataset whose test list matches). `options` go to the pipeline (steps, guidance, ...).
+    `keep(key)` (e.g. `lambda k: k.endswith("_clip-0")`) and then `limit` (the first N) choose
+    among the reference clips (a quick look; `asva evaluate` then needs a dataset whose test list
+    matches). `options` go to the pipeline (steps, guidance, ...).
     """
     protocol = protocol or EvalProtocol()
-    refs = reference_clips(dataset, protocol)[:limit]
+    refs = [r for r in reference_clips(dataset, protocol) if keep is None or keep(r.key)][:limit]
     root = Path(out)
     written = []
     for i, ref in enumerate(refs):
