@@ -82,6 +82,34 @@ def _trainable_names(model, stage) -> set[str]:
     return {name for name, p in model.named_parameters() if id(p) in chosen}
 
 
+def test_added_lr_scale_moves_keyvid_added_parameters_faster(init_folder, tmp_path):
+    # Adam's first step moves every parameter by about lr (sign of its gradient); the parameters KeyVID
+    # added move by lr * added_lr_scale, the pretrained ones it trains by lr.
+    from asva.keyvid.training import keyvid_added, keyvid_training_model
+
+    before = keyvid_training_model(init_folder, PRESET, seed=0)
+    folder = train(_config(tmp_path / "run", "keyframe", init_folder, max_steps=1, added_lr_scale=8.0,
+                           max_grad_norm=None), KeyframeClips(SwingingBoxes()), show_progress=False)
+    after, _ = load_keyvid_model(folder)
+    added_names = {name for name, p in before.named_parameters()
+                   if id(p) in {id(q) for q in keyvid_added(before, "keyframe")}}
+    old, new = before.state_dict(), after.state_dict()
+    trained = _trainable_names(before, "keyframe")
+    moved = {name: float((new[name] - old[name]).abs().max()) for name in trained}
+    added = [moved[n] for n in added_names]
+    others = [m for n, m in moved.items() if n not in added_names]
+    assert added and others
+    assert 6e-3 < max(added) <= 8e-3 * 1.001
+    assert 0.5e-3 < max(others) <= 1e-3 * 1.001
+
+
+def test_added_lr_scale_is_for_keyvid_stages_only(tmp_path):
+    with pytest.raises(ValueError, match="KeyVID's added parameters"):
+        TrainConfig.for_stage("tiny", "pretrain", "unused", {"added_lr_scale": 10.0})
+    with pytest.raises(ValueError, match="must be positive"):
+        TrainConfig.for_stage("tiny", "keyframe", "unused", {"added_lr_scale": 0.0})
+
+
 # -- data ------------------------------------------------------------------------------------------
 def test_keyframe_clips_give_twelve_sorted_slots_or_consecutive_frames():
     clips = KeyframeClips(SwingingBoxes(), keyframe_ratio=1.0, seed=3)

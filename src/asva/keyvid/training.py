@@ -53,7 +53,7 @@ from asva.keyvid.config import KEYVID_SLOTS, keyvid_settings
 from asva.keyvid.features import keyframe_audio_tokens, select_token_groups
 from asva.keyvid.interpolation import masked_condition
 from asva.keyvid.model import KeyVIDModel, keyvid_from_backbone
-from asva.keyvid.unet import AUDIO_SEGMENTS, FRAME_INDEX, keyvid_prediction
+from asva.keyvid.unet import AUDIO_SEGMENTS, FRAME_INDEX, KeyVIDExtras, keyvid_prediction
 from asva.log import get_logger
 from asva.media import tensor_to_uint8
 from asva.presets import Preset
@@ -156,15 +156,23 @@ def _key(name: str) -> str:
     return name.replace(".", "/")  # ModuleDict and ParameterDict keys may not hold dots
 
 
+def _stage_network(model: KeyVIDModel, stage: str) -> tuple[nn.Module, nn.Module, KeyVIDExtras]:
+    """The UNet, Resampler and KeyVID extras a stage trains."""
+    if stage == "keyframe":
+        return model.generator_unet, model.backbone.resampler, model.generator_extras
+    if stage == "interpolate":
+        return model.interpolator_unet, model.interpolator_resampler, model.interpolator_extras
+    raise ValueError(f"KeyVID stages are 'keyframe' and 'interpolate', got {stage!r}")
+
+
+def keyvid_added(model: KeyVIDModel, stage: str) -> list[nn.Parameter]:
+    """The parameters KeyVID added to the stage's UNet (those `TrainConfig.added_lr_scale` scales)."""
+    return list(_stage_network(model, stage)[2].parameters())
+
+
 def keyvid_trainable(model: KeyVIDModel, stage: str) -> dict[str, nn.Module]:
     """The parts a KeyVID stage trains (KeyVID `finetune: 2`; see the module docstring), by module type."""
-    if stage == "keyframe":
-        unet, resampler, extras = model.generator_unet, model.backbone.resampler, model.generator_extras
-    elif stage == "interpolate":
-        unet, resampler = model.interpolator_unet, model.interpolator_resampler
-        extras = model.interpolator_extras
-    else:
-        raise ValueError(f"KeyVID stages are 'keyframe' and 'interpolate', got {stage!r}")
+    unet, resampler, extras = _stage_network(model, stage)
     first_layer = {id(m) for m in unet.init_attn.modules()}
     modules = ["fps_embedding"]
     for name, block in unet.temporal_transformers():

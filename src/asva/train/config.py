@@ -75,6 +75,10 @@ class TrainConfig:
     audio_encoders: list[str] | None = None
     audio_layers: list[int] | None = None
     audio_weights: str | None = None
+    # KeyVID stages: learning-rate multiplier for the parameters KeyVID adds to the UNet (frame-index
+    # embedding, audio projection, the audio branches' gates and keys/values; see `keyvid_added`), the
+    # ones that start from zero. 1 = KeyVID's single rate; the short CPU recipes raise it.
+    added_lr_scale: float = 1.0
     seed: int = 0
     num_workers: int = 0
     checkpoint_every: int = 200  # optimizer steps
@@ -116,6 +120,11 @@ class TrainConfig:
             raise ValueError(f"audio_weights starts the audio encoders from trained weights: stages "
                              f"'pretrain' and 'keyframe' only (the later stages keep the model's they start "
                              f"from); got {self.stage!r}")
+        if not self.added_lr_scale > 0:
+            raise ValueError(f"added_lr_scale must be positive, got {self.added_lr_scale!r}")
+        if self.added_lr_scale != 1.0 and self.stage not in KEYVID_STAGES:
+            raise ValueError(f"added_lr_scale scales the learning rate of KeyVID's added parameters: stages "
+                             f"{KEYVID_STAGES} only; got {self.stage!r}")
         if self.interpolation_frames < 2 or self.interpolation_max_stride < 1:
             raise ValueError(f"need interpolation_frames >= 2 and interpolation_max_stride >= 1, got "
                              f"{self.interpolation_frames} and {self.interpolation_max_stride}")

@@ -37,7 +37,7 @@ from asva.checkpoints.trained import load_weights, replace_dir, save_weights
 from asva.diffusion.schedule import NoiseSchedule
 from asva.keyvid.config import keyvid_settings
 from asva.keyvid.model import KeyVIDModel
-from asva.keyvid.training import keyvid_loss, keyvid_trainable, keyvid_training_model
+from asva.keyvid.training import keyvid_added, keyvid_loss, keyvid_trainable, keyvid_training_model
 from asva.log import get_logger
 from asva.presets import Preset, preset_overrides
 from asva.train.config import KEYVID_STAGES, TrainConfig
@@ -141,6 +141,24 @@ def freeze_all_but(model: nn.Module, parts: dict[str, nn.Module]) -> list[nn.Par
     if any(id(p) not in inside for p in params) or not params:
         raise RuntimeError("trainable parameters do not match the stage's parts")
     return params
+
+
+def param_groups(model: nn.Module, config: TrainConfig, params: list[nn.Parameter]) -> list[dict]:
+    """Adam's parameter groups: one at `lr`; KeyVID stages with `added_lr_scale` != 1 put KeyVID's
+    added parameters in a second group at `lr * added_lr_scale` (one group otherwise, so checkpoints
+    of single-rate runs resume unchanged)."""
+    if config.added_lr_scale == 1.0:
+        return [{"params": params}]
+    if not isinstance(model, KeyVIDModel):
+        raise TypeError(f"added_lr_scale needs a KeyVID model; got a {type(model).__name__}")
+    added = {id(p) for p in keyvid_added(model, config.stage)}
+    trainable = {id(p) for p in params}
+    if not added or not added <= trainable:
+        raise RuntimeError(f"stage {config.stage!r}: KeyVID's added parameters are not all trainable")
+    return [
+        {"params": [p for p in params if id(p) not in added]},
+        {"params": [p for p in params if id(p) in added], "lr": config.lr * config.added_lr_scale},
+    ]
 
 
 def build_model(config: TrainConfig, preset: Preset) -> Backbone | AudioAnimationModel | KeyVIDModel:
@@ -352,7 +370,8 @@ def train(
         sum(p.numel() for p in params),
         len(dataset),
     )
-    optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(param_groups(model, config, params), lr=config.lr,
+                                 weight_decay=config.weight_decay)
     ema = EMA(params, config.ema_decay) if config.ema_decay else None
     module = StageModule(config, preset, model, tokenizer)
     module, optimizer = accelerator.prepare(module, optimizer)
