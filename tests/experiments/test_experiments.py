@@ -127,6 +127,51 @@ def test_run_record_keeps_a_killed_invocations_times(tmp_path):
     assert summary == [(1.0, True, 2), (2.0, False, 0)]
 
 
+def _record_many(root: str, first: int) -> None:
+    for i in range(first, first + 15):
+        record_run(Settings(Path(root), Path(root) / "base"), {"start": float(i), "task_seconds": {}})
+
+
+def test_two_runners_on_one_root_keep_every_run_record(tmp_path):
+    # Two invocations (e.g. `asva experiment window` beside `features`) write run.json under a lock.
+    from multiprocessing import get_context
+
+    workers = [get_context("fork").Process(target=_record_many, args=(str(tmp_path), first))
+               for first in (0, 100)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    starts = sorted(r["start"] for r in json.loads((tmp_path / "run.json").read_text())["runs"])
+    assert starts == [float(i) for i in (*range(15), *range(100, 115))]
+
+
+def test_a_task_another_runner_finished_is_skipped(tmp_path):
+    # The task's lock is held while it runs; whoever gets it next finds the task done and skips it.
+    import threading
+
+    from asva.experiments.runner import Task, _run_task, exclusive
+
+    settings = Settings(tmp_path, tmp_path / "base")
+    ran, finished = [], threading.Event()
+    task = Task("cell:x", lambda s, p: ran.append(p) or {}, "payload",
+                done=lambda s, p: finished.is_set())
+    results = []
+    with exclusive(tmp_path / "locks" / "cell_x.lock"):  # "another runner" is running cell:x
+        log = str(tmp_path / "x.log")
+        worker = threading.Thread(target=lambda: results.append(_run_task(task, settings, log)))
+        worker.start()
+        worker.join(0.3)
+        assert worker.is_alive() and not ran  # waiting for the lock
+        finished.set()
+    worker.join(10)
+    assert results == [("cell:x", None, {})] and not ran
+    # Not done: it runs and is timed.
+    name, seconds, _ = _run_task(Task("cell:y", lambda s, p: ran.append(p) or {}, "y"), settings,
+                                 str(tmp_path / "y.log"))
+    assert name == "cell:y" and seconds is not None and ran == ["y"]
+
+
 def test_features_plan_trains_the_audio_encoders_first(tmp_path):
     settings = Settings(tmp_path, tmp_path / "base")
     tasks = {t.name: t for t in plan(get_experiment("features"), settings)}

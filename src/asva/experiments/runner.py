@@ -20,11 +20,13 @@ command after a kill continues where it stopped and ends with the same numbers.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -262,25 +264,43 @@ def _worker_init() -> None:
     torch.set_num_threads(1)  # one thread per worker: on a shared 2-core box two threads ran slower
 
 
-def _run_task(task: Task, s: Settings, log_path: str) -> tuple[str, float, dict[str, Any]]:
-    """Worker side: run one task with its output going to its log file."""
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing), waiting for any other holder: two
+    runners on one root (`asva experiment window` beside `asva experiment features`) never write
+    run.json at once nor run the same task twice."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _run_task(task: Task, s: Settings, log_path: str) -> tuple[str, float | None, dict[str, Any]]:
+    """Worker side: run one task with its output going to its log file. The task's lock is held
+    while it runs; a task another runner finished meanwhile is skipped (seconds None)."""
     import logging
 
-    started = time.perf_counter()
-    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a") as log:
-        sys.stdout = sys.stderr = log
-        handler = logging.StreamHandler(log)
-        logging.getLogger().addHandler(handler)
-        logging.getLogger().setLevel(logging.INFO)
-        try:
-            print(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} start {task.name}", flush=True)
-            out = task.run(s, task.payload)
-            print(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} done {task.name}", flush=True)
-        finally:
-            logging.getLogger().removeHandler(handler)
-            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-    return task.name, time.perf_counter() - started, out
+    with exclusive(s.root / "locks" / (task.name.replace(":", "_") + ".lock")):
+        if task.done(s, task.payload):
+            return task.name, None, {}
+        started = time.perf_counter()
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "a") as log:
+            sys.stdout = sys.stderr = log
+            handler = logging.StreamHandler(log)
+            logging.getLogger().addHandler(handler)
+            logging.getLogger().setLevel(logging.INFO)
+            try:
+                print(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} start {task.name}", flush=True)
+                out = task.run(s, task.payload)
+                print(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} done {task.name}", flush=True)
+            finally:
+                logging.getLogger().removeHandler(handler)
+                sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        return task.name, time.perf_counter() - started, out
 
 
 def log_file(s: Settings, task: Task) -> Path:
@@ -291,21 +311,21 @@ def record_run(s: Settings, entry: dict[str, Any]) -> None:
     """Write one invocation into root/run.json (refusing a root made at another scale): it replaces
     the entry with the same "start" (the invocation so far), or is appended."""
     path = s.root / "run.json"
-    data = (json.loads(path.read_text()) if path.is_file()
-            else {"scale": s.scale, "base": str(s.base), "runs": []})
-    if data["scale"] != s.scale:
-        raise ValueError(f"{s.root} holds a run at scale {data['scale']}; use another --root for "
-                         f"scale {s.scale}")
-    if entry:
-        same = [i for i, r in enumerate(data["runs"]) if r.get("start") == entry.get("start")]
-        if same:
-            data["runs"][same[0]] = entry
-        else:
-            data["runs"].append(entry)
-    s.root.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(path)
+    with exclusive(s.root / "locks" / "run.json.lock"):
+        data = (json.loads(path.read_text()) if path.is_file()
+                else {"scale": s.scale, "base": str(s.base), "runs": []})
+        if data["scale"] != s.scale:
+            raise ValueError(f"{s.root} holds a run at scale {data['scale']}; use another --root for "
+                             f"scale {s.scale}")
+        if entry:
+            same = [i for i, r in enumerate(data["runs"]) if r.get("start") == entry.get("start")]
+            if same:
+                data["runs"][same[0]] = entry
+            else:
+                data["runs"].append(entry)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1) + "\n")
+        tmp.replace(path)
 
 
 def run(tasks: list[Task], s: Settings, jobs: int = 2,
@@ -349,9 +369,12 @@ def run(tasks: list[Task], s: Settings, jobs: int = 2,
                     echo(f"[{time.strftime('%H:%M:%S')}] FAILED {task.name}: {err} (log {log_file(s, task)})")
                     record(False)
                     continue
-                times[name] = seconds
                 finished.add(name)
                 left = len(pending) + len(running)
+                if seconds is None:
+                    echo(f"[{time.strftime('%H:%M:%S')}] {name} was done by another runner; {left} left")
+                    continue
+                times[name] = seconds
                 echo(f"[{time.strftime('%H:%M:%S')}] done {name} in {seconds / 60:.1f} min; {left} left")
                 record(False)
     record(True)
