@@ -118,6 +118,9 @@ def train(
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
     device: Annotated[str | None, typer.Option(help="cpu or cuda (default: Accelerate decides).")] = None,
     validate_every: Annotated[int | None, typer.Option(help="Score samples every N steps.")] = None,
+    audio_weights: Annotated[Path | None, typer.Option(
+        help="Audio encoders trained on SynthAV audio (asva.audio.pretrain) to start the frozen encoders "
+             "from (stages pretrain and keyframe).")] = None,
 ) -> None:
     """Train one stage: only that stage's parts learn; re-running the command resumes."""
     from asva.presets import get_preset
@@ -132,6 +135,7 @@ def train(
         "max_steps": max_steps,
         "device": device,
         "validate_every": validate_every,
+        "audio_weights": str(audio_weights) if audio_weights else None,
     }
     overrides.update({k: v for k, v in cli.items() if v is not None})
     settings = TrainConfig.for_stage(preset, stage, str(data), overrides)

@@ -76,15 +76,29 @@ def test_train_command_refuses_a_test_video_in_training(synthav, tmp_path):
 
 
 def test_train_command_runs_the_keyframe_stage_on_24_fps_clips(synthav, tmp_path):
+    from dataclasses import asdict
+
+    import torch
+
+    from asva.audio.taps import AudioFeatureExtractor
     from asva.checkpoints.backbone import load_backbone
-    from asva.checkpoints.folder import ModelFolder, write_model_folder
+    from asva.checkpoints.folder import ModelFolder, save_part, write_model_folder
+    from asva.checkpoints.keyvid import load_keyvid_model
     from asva.presets import get_preset
 
-    init = write_model_folder(tmp_path / "backbone", get_preset("tiny"), load_backbone("tiny", seed=0))
+    preset = get_preset("tiny")
+    init = write_model_folder(tmp_path / "backbone", preset, load_backbone("tiny", seed=0))
+    torch.manual_seed(5)  # "trained" audio encoders: any weights other than the seeded random ones
+    encoders = AudioFeatureExtractor(preset.audio)
+    weights = save_part(encoders, tmp_path / "enc.safetensors",
+                        {"part": "audio_encoders", "audio_config": asdict(preset.audio)})
     (tmp_path / "c.yaml").write_text("batch_size: 2\ngrad_accum: 1\n")
     args = ["train", "--preset", "tiny", "--stage", "keyframe", "--data", str(synthav), "--init", str(init),
             "--out", str(tmp_path / "run"), "--config", str(tmp_path / "c.yaml"), "--max-steps", "1",
-            "--device", "cpu"]
+            "--device", "cpu", "--audio-weights", str(weights)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "keyvid" in ModelFolder.read(tmp_path / "run" / "model").files
+    model, _ = load_keyvid_model(tmp_path / "run" / "model")
+    want = encoders.encoders["imagebind"].state_dict()
+    assert all(torch.equal(v, want[k]) for k, v in model.audio_encoder.state_dict().items())
