@@ -106,7 +106,8 @@ def verdict(claim: Claim, entries: dict[tuple[str, str], Entry]) -> tuple[str, l
         else:
             outcome = "within spread"
         outcomes.append(outcome)
-        lines.append(f"{b.group} ({b.column}) vs {w.group} ({w.column}): error difference {d:+.1f} ms, "
+        lines.append(f"{b.group} ({b.column}) vs {w.group} ({w.column}): the second's error minus the "
+                     f"first's {d:+.1f} ms (positive supports the claim), "
                      f"seed spread {spread:.1f} ms: {outcome}")
     if outcomes and all(o == "supports" for o in outcomes):
         word = "reproduced"
