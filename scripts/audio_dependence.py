@@ -7,8 +7,7 @@ neighbour's; one that ignores it scores the same. The stage decides the network 
 (a KeyVID folder's generator / interpolator, 2-s clips at 24 FPS with their keyframes). No
 condition is dropped. Batch b uses timesteps and noise seeded by b, so rows are paired.
 `--timesteps LO HI` draws the diffusion timesteps from [LO, HI) only (the high ones decide the
-motion; at low t the noisy frames already show it): the training losses draw t with
-`torch.randint(0, T, ...)`, which this script narrows while it runs.
+motion; at low t the noisy frames already show it), through the schedule's `draw_timesteps`.
 
     .venv/bin/python scripts/audio_dependence.py --model src/asva/assets/models/tiny-keyvid \\
         --stage keyframe --data runs/default/clean --batches 8
@@ -17,8 +16,6 @@ motion; at low t the noisy frames already show it): the training losses draw t w
 from __future__ import annotations
 
 import argparse
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,27 +25,24 @@ from asva.checkpoints.backbone import load_tokenizer
 from asva.checkpoints.folder import load_model
 from asva.checkpoints.keyvid import load_keyvid_model
 from asva.cli_train import training_set
+from asva.diffusion.schedule import NoiseSchedule
 from asva.train.config import KEYVID_STAGES, TrainConfig
 from asva.train.recipe import StageModule, clip_fps, collate
 
 
-@contextlib.contextmanager
-def timesteps_between(low: int, high: int, total: int) -> Iterator[None]:
-    """While inside, `torch.randint(0, total, ...)` (the losses' timestep draw) draws from [low, high)."""
-    if not 0 <= low < high <= total:
-        raise SystemExit(f"--timesteps must satisfy 0 <= LO < HI <= {total}, got {low} {high}")
-    original = torch.randint
+class NarrowSchedule(NoiseSchedule):
+    """The same schedule with training timesteps drawn from [low, high) only."""
 
-    def narrowed(*args, **kwargs):
-        if args[:2] == (0, total):
-            return original(low, high, *args[2:], **kwargs)
-        return original(*args, **kwargs)
+    def __init__(self, base: NoiseSchedule, low: int, high: int) -> None:
+        if not 0 <= low < high <= base.num_timesteps:
+            raise SystemExit(f"--timesteps must satisfy 0 <= LO < HI <= {base.num_timesteps}, "
+                             f"got {low} {high}")
+        super().__init__(base.config)
+        self.low, self.high = low, high
 
-    torch.randint = narrowed
-    try:
-        yield
-    finally:
-        torch.randint = original
+    def draw_timesteps(self, batch: int, generator: torch.Generator,
+                       device: torch.device | str) -> torch.Tensor:
+        return torch.randint(self.low, self.high, (batch,), generator=generator, device=device)
 
 
 def paired_losses(model_folder: Path, stage: str, data: Path, batches: int, batch_size: int,
@@ -68,9 +62,9 @@ def paired_losses(model_folder: Path, stage: str, data: Path, batches: int, batc
     fps = clip_fps(stage, preset)
     order = torch.randperm(len(clips), generator=torch.Generator().manual_seed(0)).tolist()
     out: dict[str, list[float]] = {"own": [], "other": [], "silence": []}
-    total = module.schedule.num_timesteps
-    narrow = timesteps_between(*timesteps, total) if timesteps else contextlib.nullcontext()
-    with torch.no_grad(), narrow:
+    if timesteps:
+        module.schedule = NarrowSchedule(module.schedule, *timesteps)
+    with torch.no_grad():
         for b in range(batches):
             picks = [order[(b * batch_size + i) % len(order)] for i in range(batch_size)]
             batch = collate([clips[i] for i in picks], fps)

@@ -215,6 +215,10 @@ class NoiseSchedule:
             return noise
         return self.v_target(x0, noise, t)
 
+    def draw_timesteps(self, batch: int, generator: torch.Generator, device: torch.device | str) -> Tensor:
+        """Training timesteps (B,), uniform over [0, num_timesteps): every training loss draws here."""
+        return torch.randint(0, self.num_timesteps, (batch,), generator=generator, device=device)
+
     def training_pair(self, x0: Tensor, t: Tensor, noise: Tensor) -> tuple[Tensor, Tensor]:
         """DynamiCrafter's training recipe for one batch: (x_t, target), both (B, ...).
 

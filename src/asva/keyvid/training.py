@@ -291,7 +291,7 @@ def keyvid_loss(
                                     for i, k in enumerate(positions)])  # (B, 4, F, h, w)
 
     # 4. Noise at random t; the loss covers every frame.
-    t = torch.randint(0, schedule.num_timesteps, (b,), generator=generator, device=device)
+    t = schedule.draw_timesteps(b, generator, device)
     noise = torch.randn(x0.shape, generator=generator, device=device)
     x_t, target = schedule.training_pair(x0, t, noise)
     prediction = keyvid_prediction(unet, x_t, t, cond)

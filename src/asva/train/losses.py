@@ -88,7 +88,7 @@ def diffusion_loss(
         else:
             cond.update(real)
 
-    t = torch.randint(0, schedule.num_timesteps, (b,), generator=generator, device=device)
+    t = schedule.draw_timesteps(b, generator, device)
     noise = torch.randn(x0.shape, generator=generator, device=device)
     x_t, target = schedule.training_pair(x0, t, noise)
     prediction = unet_prediction(backbone.unet, x_t, t, cond)
