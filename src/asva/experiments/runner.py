@@ -281,30 +281,42 @@ def exclusive(path: Path) -> Iterator[None]:
 def _run_task(task: Task, s: Settings, log_path: str) -> tuple[str, float | None, dict[str, Any]]:
     """Worker side: run one task with its output going to its log file. The task's lock is held
     while it runs; a task another runner finished meanwhile is skipped (seconds None)."""
-    import logging
-
-    with exclusive(s.root / "locks" / (task.name.replace(":", "_") + ".lock")):
+    with exclusive(s.root / "locks" / f"{_task_stem(task)}.lock"):
         if task.done(s, task.payload):
             return task.name, None, {}
         started = time.perf_counter()
-        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "a") as log:
-            sys.stdout = sys.stderr = log
-            handler = logging.StreamHandler(log)
-            logging.getLogger().addHandler(handler)
-            logging.getLogger().setLevel(logging.INFO)
-            try:
-                print(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} start {task.name}", flush=True)
-                out = task.run(s, task.payload)
-                print(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} done {task.name}", flush=True)
-            finally:
-                logging.getLogger().removeHandler(handler)
-                sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        with _output_to(Path(log_path)):
+            print(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} start {task.name}", flush=True)
+            out = task.run(s, task.payload)
+            print(f"== {time.strftime('%Y-%m-%d %H:%M:%S')} done {task.name}", flush=True)
         return task.name, time.perf_counter() - started, out
 
 
+@contextlib.contextmanager
+def _output_to(log_path: Path) -> Iterator[None]:
+    """stdout, stderr and the root logger (INFO) appended to `log_path` while inside."""
+    import logging
+
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a") as log:
+        sys.stdout = sys.stderr = log
+        handler = logging.StreamHandler(log)
+        logging.getLogger().addHandler(handler)
+        logging.getLogger().setLevel(logging.INFO)
+        try:
+            yield
+        finally:
+            logging.getLogger().removeHandler(handler)
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+
+
+def _task_stem(task: Task) -> str:
+    """A task's name as a file name (its log and its lock)."""
+    return task.name.replace(":", "_")
+
+
 def log_file(s: Settings, task: Task) -> Path:
-    return s.root / "logs" / (task.name.replace(":", "_") + ".log")
+    return s.root / "logs" / f"{_task_stem(task)}.log"
 
 
 def record_run(s: Settings, entry: dict[str, Any]) -> None:

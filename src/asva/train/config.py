@@ -77,7 +77,7 @@ class TrainConfig:
     audio_weights: str | None = None
     # KeyVID stages: learning-rate multiplier for the parameters KeyVID adds to the UNet (frame-index
     # embedding, audio projection, the audio branches' gates and keys/values; see `keyvid_added`), the
-    # ones that start from zero. 1 = KeyVID's single rate; the short CPU recipes raise it.
+    # ones that start from zero or fresh. 1 = KeyVID's single rate (the tiny recipes keep it).
     added_lr_scale: float = 1.0
     seed: int = 0
     num_workers: int = 0
