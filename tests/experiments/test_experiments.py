@@ -25,9 +25,15 @@ def test_designs_match_the_issue():
     features = get_experiment("features")
     assert all(c.pretrain is not None and c.pretrain.trained_audio for c in features.cells)
     # K = 10 after curated pretraining, seed 0: one folder for the three experiments that contain it
-    keys = {cell_key(c) for name in ("kshot", "curation", "window") for c in get_experiment(name).cells
-            if c.name in ("pretrained_K10_s0", "curated_s0", "r1.5_s0")}
+    keys = {cell_key(c) for name in ("kshot", "curation") for c in get_experiment(name).cells
+            if c.name in ("pretrained_K10_s0", "curated_s0")}
     assert keys == {"curated_K10_s0"}
+    # The window experiment reads the trained encoders; its r = 1.5 is the features run's both-multi.
+    assert all(c.pretrain is not None and c.pretrain.trained_audio for c in window.cells)
+    shared = {cell_key(c) for name in ("window", "features") for c in get_experiment(name).cells
+              if c.name in ("r1.5_s0", "both-multi_s0")}
+    assert len(shared) == 1
+    assert len({c.pretrain.task for c in window.cells if c.pretrain is not None}) == len(window.groups)
     with pytest.raises(KeyError, match="choose from"):
         get_experiment("nope")
     assert set(EXPERIMENTS) == {"kshot", "curation", "window", "features"}
