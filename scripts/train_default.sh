@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 ASVA=${ASVA:-.venv/bin/asva}
 OUT=${OUT:-runs/default}
 CFG=src/asva/assets/recipes/tiny
+DEVICE=${DEVICE:-cpu}  # DEVICE=cuda on a GPU machine
 # One thread per process: on 2 shared cores, 2 torch threads ran the tiny VAE step 2x slower.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$OUT"
@@ -35,16 +36,16 @@ step "curation of the noisy set"
 
 NOISY=(--data "$OUT/noisy" --manifest "$OUT/noisy.parquet")
 step "(a) tiny VAE"
-"$ASVA" train --preset tiny --stage vae "${NOISY[@]}" --out "$OUT/vae" --config "$CFG/vae.yaml" --device cpu
+"$ASVA" train --preset tiny --stage vae "${NOISY[@]}" --out "$OUT/vae" --config "$CFG/vae.yaml" --device "$DEVICE"
 step "(a) tiny backbone (no audio)"
 "$ASVA" train --preset tiny --stage backbone "${NOISY[@]}" --init "$OUT/vae" --out "$OUT/backbone" \
-    --config "$CFG/backbone.yaml" --device cpu
+    --config "$CFG/backbone.yaml" --device "$DEVICE"
 step "(b) adapters pretrained on the curated noisy clips"
 "$ASVA" train --preset tiny --stage pretrain "${NOISY[@]}" --init "$OUT/backbone" --out "$OUT/pretrain" \
-    --config "$CFG/pretrain.yaml" --device cpu
+    --config "$CFG/pretrain.yaml" --device "$DEVICE"
 step "(c) adapters finetuned on K = 10 clean clips per class"
 "$ASVA" train --preset tiny --stage finetune --data "$OUT/clean" --shots 10 --init "$OUT/pretrain" \
-    --out "$OUT/finetune" --config "$CFG/finetune.yaml" --device cpu
+    --out "$OUT/finetune" --config "$CFG/finetune.yaml" --device "$DEVICE"
 
 step "install the model in src/asva/assets/models/tiny"
 mkdir -p src/asva/assets/models

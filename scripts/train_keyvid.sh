@@ -13,6 +13,7 @@ ASVA=${ASVA:-.venv/bin/asva}
 DATA=${DATA:-runs/default}   # the folders of scripts/train_default.sh
 OUT=${OUT:-runs/keyvid}
 CFG=src/asva/assets/recipes/tiny
+DEVICE=${DEVICE:-cpu}  # DEVICE=cuda on a GPU machine
 # One thread per process: on 2 shared cores, 2 torch threads ran the tiny steps slower.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
@@ -30,13 +31,13 @@ step() { echo "== $(date +%H:%M:%S) $*"; }
 NOISY=(--data "$DATA/noisy" --manifest "$DATA/noisy.parquet")
 step "(k1) keyframe generator on the curated noisy clips"
 "$ASVA" train --preset tiny --stage keyframe "${NOISY[@]}" --init "$DATA/backbone" --out "$OUT/keyframe" \
-    --config "$CFG/keyframe.yaml" --device cpu
+    --config "$CFG/keyframe.yaml" --device "$DEVICE"
 step "(k2) keyframe generator on K = 10 clean clips per class"
 "$ASVA" train --preset tiny --stage keyframe --data "$DATA/clean" --shots 10 --init "$OUT/keyframe" \
-    --out "$OUT/keyframe_clean" --config "$CFG/keyframe.yaml" --max-steps 100 --device cpu
+    --out "$OUT/keyframe_clean" --config "$CFG/keyframe.yaml" --max-steps 100 --device "$DEVICE"
 step "(i) motion interpolator on the curated noisy clips"
 "$ASVA" train --preset tiny --stage interpolate "${NOISY[@]}" --init "$OUT/keyframe_clean" \
-    --out "$OUT/interpolate" --config "$CFG/interpolate.yaml" --device cpu
+    --out "$OUT/interpolate" --config "$CFG/interpolate.yaml" --device "$DEVICE"
 
 step "install the model in src/asva/assets/models/tiny-keyvid"
 mkdir -p src/asva/assets/models
