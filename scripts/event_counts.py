@@ -4,7 +4,10 @@ The oracle's mean offset matches each audio onset to its nearest motion event; a
 flickers has motion events everywhere and scores well without following the sound. This prints,
 per folder of generated clips, the mean number of motion events and audio onsets per clip and the
 share of motion events that lie within one frame of an onset (their precision), and the same for
-the dataset's reference clips read at the same rate.
+the dataset's reference clips read at the same rate. It also prints how much of the
+frame-to-frame change is global brightness: the mean over frame pairs of |change of the frame's
+mean| against the mean |change| per pixel (0-255 scale); when the two are close, the "motion" the
+flow sees is mostly the whole frame getting lighter or darker.
 
     .venv/bin/python scripts/event_counts.py --dataset runs/results/test --fps 24 runs/results/keyvid ...
 """
@@ -21,14 +24,22 @@ from asva.metrics.oracle_sync import oracle_sync, oracle_sync_file
 from asva.metrics.protocol import EvalProtocol, reference_clips
 
 
-def summary(results: list) -> str:
+def frame_changes(frames: np.ndarray) -> tuple[float, float]:
+    """(mean |Δ frame mean|, mean |Δ pixel|) over consecutive frames of (T, H, W, 3) uint8."""
+    x = frames.astype(np.float64)
+    return float(np.abs(np.diff(x.mean(axis=(1, 2, 3)))).mean()), float(np.abs(np.diff(x, axis=0)).mean())
+
+
+def summary(results: list, changes: list[tuple[float, float]]) -> str:
     visual = [r.num_visual_events for r in results]
     audio = [r.num_audio_events for r in results]
     near = [np.min(np.abs(np.subtract.outer(r.visual_events_s, r.audio_events_s)), axis=1) <= 1 / r.fps + 1e-9
             for r in results if r.visual_events_s and r.audio_events_s]
     precision = float(np.mean(np.concatenate(near))) if near else float("nan")
+    brightness, pixel = np.mean(changes, axis=0)
     return (f"{len(results)} clips: {np.mean(visual):.1f} motion events and {np.mean(audio):.1f} audio "
-            f"onsets per clip; {100 * precision:.0f} % of motion events within one frame of an onset")
+            f"onsets per clip; {100 * precision:.0f} % of motion events within one frame of an onset; "
+            f"frame to frame: brightness {brightness:.2f}, pixels {pixel:.2f}")
 
 
 def main() -> None:
@@ -40,15 +51,18 @@ def main() -> None:
     protocol = EvalProtocol()
     refs = reference_clips(args.dataset, protocol)
     n = round(protocol.clip_seconds * args.fps)
-    ref_results = []
+    ref_results, ref_changes = [], []
     for ref in refs:
         frames = read_video_frames(ref.path, fps=args.fps, start_s=ref.start_s, num_frames=n)
         audio = read_audio(ref.path, protocol.sample_rate, ref.start_s, n / args.fps)
         ref_results.append(oracle_sync(frames, args.fps, audio, protocol.sample_rate).result)
-    print(f"reference clips at {args.fps:g} FPS: {summary(ref_results)}")
+        ref_changes.append(frame_changes(frames))
+    print(f"reference clips at {args.fps:g} FPS: {summary(ref_results, ref_changes)}")
     for folder in args.folders:
-        results = [oracle_sync_file(p).result for p in sorted(folder.rglob("*.mp4"))]
-        print(f"{folder}: {summary(results)}")
+        paths = sorted(folder.rglob("*.mp4"))
+        results = [oracle_sync_file(p).result for p in paths]
+        changes = [frame_changes(read_video_frames(p, fps=args.fps)) for p in paths]
+        print(f"{folder}: {summary(results, changes)}")
 
 
 if __name__ == "__main__":
