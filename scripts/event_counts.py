@@ -59,10 +59,9 @@ def main() -> None:
         ref_changes.append(frame_changes(frames))
     print(f"reference clips at {args.fps:g} FPS: {summary(ref_results, ref_changes)}")
     for folder in args.folders:
-        paths = sorted(folder.rglob("*.mp4"))
-        results = [oracle_sync_file(p).result for p in paths]
-        changes = [frame_changes(read_video_frames(p, fps=args.fps)) for p in paths]
-        print(f"{folder}: {summary(results, changes)}")
+        analyses = [oracle_sync_file(p) for p in sorted(folder.rglob("*.mp4"))]
+        changes = [frame_changes(a.frames) for a in analyses]
+        print(f"{folder}: {summary([a.result for a in analyses], changes)}")
 
 
 if __name__ == "__main__":

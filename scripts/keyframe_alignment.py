@@ -24,7 +24,6 @@ import torch
 
 from asva.keyframes.localizer import bundled_localizer
 from asva.keyframes.selection import select_keyframes, uniform_indices
-from asva.media import read_audio
 from asva.metrics.oracle_sync import oracle_sync_file
 
 FPS, SLOTS, KEYFRAMES = 24.0, 48, 12
@@ -38,6 +37,7 @@ def near(times: np.ndarray, keys_s: np.ndarray, tolerance_s: float) -> int:
 
 
 def share(count: int, total: int) -> str:
+    """`count` of `total` as a whole percentage."""
     return f"{100 * count / max(total, 1):.0f} %"
 
 
@@ -55,9 +55,9 @@ def main() -> None:
             raise SystemExit(f"{folder}: no .mp4 files")
         onsets = events = onsets_key = onsets_uniform = events_key = 0
         for path in clips:
-            result = oracle_sync_file(path, fps=FPS).result
-            audio = read_audio(path, 16000, 0.0, SLOTS / FPS)
-            curve = localizer.predict(torch.as_tensor(audio, dtype=torch.float32))[0].numpy()
+            analysis = oracle_sync_file(path, fps=FPS)  # its audio: the clip's, cut to its 2 s
+            result = analysis.result
+            curve = localizer.predict(torch.as_tensor(analysis.audio))[0].numpy()
             keys_s = np.asarray(select_keyframes(curve, KEYFRAMES, seed=0).indices) / FPS
             audio_s, visual_s = np.asarray(result.audio_events_s), np.asarray(result.visual_events_s)
             onsets, events = onsets + len(audio_s), events + len(visual_s)

@@ -164,10 +164,14 @@ def curation() -> Experiment:
     )
 
 
-def _trained(name: str, **extra: Any) -> tuple[Pretrain, dict[str, Any]]:
-    """The default adapters (both encoders, taps 1/3) fed by the trained encoders, with `extra` settings."""
-    over = {**FEATURES["both-multi"], **extra}
-    return Pretrain(name, overrides=over, trained_audio=True), over
+def _trained(label: str, window: float | None = None) -> tuple[Pretrain, dict[str, Any]]:
+    """Adapters fed by the trained encoders with the audio settings `FEATURES[label]` and, when given,
+    the window radius `window`: the pretraining (one per combination) and the cells' overrides."""
+    over = dict(FEATURES[label])
+    if window is None:
+        return Pretrain(f"features-{label}", overrides=over, trained_audio=True), over
+    over["adapter_window"] = window
+    return Pretrain(f"window{window:g}-trained-audio", overrides=over, trained_audio=True), over
 
 
 def window() -> Experiment:
@@ -175,8 +179,7 @@ def window() -> Experiment:
     # tokens for every clip, and no radius could matter. r = 1.5 is the features run's both-multi.
     cells = []
     for r in WINDOWS:
-        pretrain, over = _trained("features-both-multi") if r == 1.5 else \
-            _trained(f"window{r:g}-trained-audio", adapter_window=r)
+        pretrain, over = _trained("both-multi", None if r == 1.5 else r)
         cells += [Cell(f"r{r:g}_s{seed}", f"r = {r:g}", "K = 10", seed, 10, pretrain, over) for seed in SEEDS]
     others = [f"r = {r:g}" for r in WINDOWS if r != 1.5]
     return Experiment(
@@ -193,8 +196,8 @@ def window() -> Experiment:
 
 def features() -> Experiment:
     cells = []
-    for label, over in FEATURES.items():
-        pretrain = Pretrain(f"features-{label}", overrides=over, trained_audio=True)
+    for label in FEATURES:
+        pretrain, over = _trained(label)
         cells += [Cell(f"{label}_s{seed}", label, "K = 10", seed, 10, pretrain, over) for seed in SEEDS]
     return Experiment(
         "features", "Audio features: one layer of one encoder, several layers, two encoders (Fig. 4a design)",
