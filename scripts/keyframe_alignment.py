@@ -9,7 +9,11 @@ motion curve) at those keyframes. Per folder of generated 48-frame clips at 24 F
   uniform keyframes 0, 4, ..., 44;
 - the share of the clip's motion events within half a frame of one of those keyframes. A keyframe
   covers one frame's width, so with no relation between motion and keyframes this is about
-  12/48 = 25 %; a folder of uniform-mode clips is the control.
+  12/48 = 25 %; a folder of uniform-mode clips is the control;
+- the mean change of frame brightness (0-255) between consecutive frames, over the frame pairs
+  that hold a keyframe and over the others. Much more at the keyframes means they flash: the
+  keyframes are generated apart from the frames the interpolator puts between them, and the
+  interpolator has not carried their look over.
 
     .venv/bin/python scripts/keyframe_alignment.py runs/results/keyvid runs/results/uniform24
 """
@@ -54,11 +58,19 @@ def main() -> None:
         if not clips:
             raise SystemExit(f"{folder}: no .mp4 files")
         onsets = events = onsets_key = onsets_uniform = events_key = 0
+        at_key, between = [], []  # |brightness change| of frame pairs holding a keyframe, and not
         for path in clips:
             analysis = oracle_sync_file(path, fps=FPS)  # its audio: the clip's, cut to its 2 s
             result = analysis.result
             curve = localizer.predict(torch.as_tensor(analysis.audio))[0].numpy()
-            keys_s = np.asarray(select_keyframes(curve, KEYFRAMES, seed=0).indices) / FPS
+            keys = np.asarray(select_keyframes(curve, KEYFRAMES, seed=0).indices)
+            keys_s = keys / FPS
+            change = np.abs(np.diff(analysis.frames.mean(axis=(1, 2, 3))))  # (T - 1,) pair i: frames i, i + 1
+            touches = np.zeros(len(change), bool)
+            touches[keys[keys < len(change)]] = True  # the pair starting at the keyframe
+            touches[keys[keys > 0] - 1] = True  # and the one ending at it
+            at_key.append(change[touches].mean())
+            between.append(change[~touches].mean())
             audio_s, visual_s = np.asarray(result.audio_events_s), np.asarray(result.visual_events_s)
             onsets, events = onsets + len(audio_s), events + len(visual_s)
             onsets_key += near(audio_s, keys_s, 1 / FPS)
@@ -66,7 +78,8 @@ def main() -> None:
             events_key += near(visual_s, keys_s, 0.5 / FPS)
         print(f"{folder} ({len(clips)} clips): onsets within one frame of a localizer keyframe "
               f"{share(onsets_key, onsets)} (uniform keyframes {share(onsets_uniform, onsets)}) of {onsets}; "
-              f"motion events within half a frame of one {share(events_key, events)} of {events}")
+              f"motion events within half a frame of one {share(events_key, events)} of {events}; "
+              f"brightness change at keyframes {np.mean(at_key):.1f}, between them {np.mean(between):.1f}")
 
 
 if __name__ == "__main__":

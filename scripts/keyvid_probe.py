@@ -13,7 +13,8 @@ that are not the test set:
 `--set NAME=VALUE` overrides one `KeyVIDSettings` field (JSON values: `anchored_steps=1`,
 `guidance_audio=7.5`); `--keyvid-paper` starts from KeyVID's settings (with the tiny preset's 20
 steps) instead of the tiny preset's. Uniform mode runs 48 frames at 24 FPS with 25 steps, the
-equal-compute pairing of scripts/results_keyvid.sh. Clips already written are kept (resumable).
+equal-compute pairing of scripts/results_keyvid.sh; `--eta` and `--shared-noise-mean` change its
+sampler (docs/keyvid.md, "Shared noise means"). Clips already written are kept (resumable).
 """
 
 from __future__ import annotations
@@ -39,14 +40,21 @@ def main() -> None:
                         help="keep reference clips whose key ends with SUFFIX (repeatable; default _clip-0)")
     parser.add_argument("--keyvid-paper", action="store_true", help="KeyVID's settings, 20 steps")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--eta", type=float, help="uniform mode: DDIM eta (default the preset's, 1)")
+    parser.add_argument("--shared-noise-mean", action="store_true",
+                        help="uniform mode: every frame's starting noise takes frame 0's mean")
     args = parser.parse_args()
 
     if args.mode == "uniform":
         from asva.pipelines.animate import AnimatePipeline
 
         pipe = AnimatePipeline.from_model("tiny")
-        options = {"frames": 48, "fps": 24, "steps": 25}
+        options = {"frames": 48, "fps": 24, "steps": 25, "shared_noise_mean": args.shared_noise_mean}
+        if args.eta is not None:
+            options["eta"] = args.eta
     else:
+        if args.eta is not None or args.shared_noise_mean:
+            parser.error("--eta and --shared-noise-mean are for --mode uniform; use --set in keyframe mode")
         from asva.pipelines.keyvid import KeyframePipeline
 
         pipe = KeyframePipeline.from_model("tiny")

@@ -100,3 +100,45 @@ def test_tiny_pins_the_keyframes_at_every_step(pipe):
         pipe.settings = tiny
     assert torch.equal(free.keyframe_latents, pinned.keyframe_latents)  # the same keyframe stage
     assert (free.video[:, :, index] - decoded).abs().mean() > 5 * pinned_error
+
+
+def test_interpolation_eta_and_shared_noise_means(pipe, monkeypatch):
+    # KeyVID's settings (the tiny preset's too): both stages with the one η and each frame's own
+    # noise. `interpolation_eta` and `interpolation_shared_mean` change only the interpolation
+    # stage: η of its own, and starting noise whose frames share one mean per channel;
+    # `keyframe_shared_mean` does the latter for the keyframe stage. A given `eta` is used by both.
+    import asva.pipelines.keyvid as keyvid_pipeline
+
+    seen = []
+    real = keyvid_pipeline.ddim_sample
+
+    def recording(denoiser, noise, schedule, steps, eta=0.0, **kw):
+        seen.append((noise.shape[2], noise.mean(dim=(3, 4)).std(dim=2).max().item(), eta))
+        return real(denoiser, noise, schedule, steps, eta=eta, **kw)
+
+    monkeypatch.setattr(keyvid_pipeline, "ddim_sample", recording)
+    assert not pipe.settings.interpolation_shared_mean and pipe.settings.interpolation_eta is None
+    pipe(IMAGE, "a ball", audio=AUDIO, seed=4, **FAST)
+    (k_frames, k_spread, k_eta), (i_frames, i_spread, i_eta) = seen
+    assert (k_frames, k_eta, i_frames, i_eta) == (12, 1.0, 48, 1.0)
+    assert k_spread > 0.05 and i_spread > 0.05  # every frame its own noise mean
+
+    tiny = pipe.settings
+    pipe.settings = dataclasses.replace(tiny, interpolation_shared_mean=True, interpolation_eta=0.0)
+    try:
+        seen.clear()
+        pipe(IMAGE, "a ball", audio=AUDIO, seed=4, **FAST)
+        (k_frames, k_spread, k_eta), (i_frames, i_spread, i_eta) = seen
+        assert (k_frames, k_eta) == (12, 1.0) and k_spread > 0.05  # the keyframe stage unchanged
+        assert (i_frames, i_eta) == (48, 0.0) and i_spread < 1e-6  # one mean, deterministic DDIM
+        seen.clear()
+        pipe(IMAGE, "a ball", audio=AUDIO, seed=4, eta=0.5, **FAST)
+        assert [e for _, _, e in seen] == [0.5, 0.5]
+        pipe.settings = dataclasses.replace(tiny, keyframe_shared_mean=True)
+        seen.clear()
+        pipe(IMAGE, "a ball", audio=AUDIO, seed=4, **FAST)
+        assert seen[0][1] < 1e-6 and seen[1][1] > 0.05  # now the keyframe stage only
+    finally:
+        pipe.settings = tiny
+    with pytest.raises(ValueError, match="interpolation_eta"):
+        dataclasses.replace(tiny, interpolation_eta=1.5)

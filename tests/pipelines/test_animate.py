@@ -39,6 +39,27 @@ def test_seed_makes_it_deterministic(pipe):
     assert not torch.equal(a, c)
 
 
+def test_shared_noise_mean_starts_every_frame_from_one_mean(pipe, monkeypatch):
+    import asva.pipelines.animate as animate
+
+    starts = []
+    real = animate.ddim_sample
+
+    def recording(denoiser, noise, *args, **kwargs):
+        starts.append(noise.mean(dim=(3, 4)))  # (1, C, T)
+        return real(denoiser, noise, *args, **kwargs)
+
+    monkeypatch.setattr(animate, "ddim_sample", recording)
+    image = _asset(EXAMPLE_IMAGE)
+    plain = pipe(image, "a ball", frames=4, steps=1, seed=7).video
+    shared = pipe(image, "a ball", frames=4, steps=1, seed=7, shared_noise_mean=True).video
+    own, one = starts
+    assert own.std(dim=2).min() > 0.01  # by default each frame its own mean
+    torch.testing.assert_close(one, one[:, :, :1].expand_as(one))
+    torch.testing.assert_close(one[:, :, 0], own[:, :, 0])  # frame 0's, from the same draw
+    assert not torch.equal(plain, shared)
+
+
 def test_one_batched_unet_call_per_step(pipe, monkeypatch):
     calls = []
     unet_forward = pipe.backbone.unet.forward

@@ -76,3 +76,19 @@ def ddim_sample(
         if callback is not None:
             callback(step_index, total, x)
     return x
+
+
+def share_frame_means(noise: Tensor) -> Tensor:
+    """Starting noise (B, C, F, h, w) whose frames all take the first frame's spatial mean, per channel.
+
+    Each frame is its own noise minus its mean plus frame 0's mean: still i.i.d. N(0, 1) within
+    the frame (the mean it loses and the one it gets are independent draws of the same law), but
+    the frames no longer differ in their mean. On small latents (8 x 8, the tiny preset) the
+    network reads a frame's noise mean as its brightness, so per-frame means make the frames
+    flicker (docs/keyvid.md, "Shared noise means"). Applied after FreeNoise's rescheduling it keeps
+    its property: every window is still a permutation of the first.
+    """
+    if noise.ndim != 5:
+        raise ValueError(f"noise must be (B, C, F, h, w), got shape {tuple(noise.shape)}")
+    means = noise.mean(dim=(3, 4), keepdim=True)  # (B, C, F, 1, 1)
+    return noise - means + means[:, :, :1]

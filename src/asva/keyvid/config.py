@@ -49,6 +49,13 @@ class KeyVIDSettings:
     anchored_steps: int | None = 1  # KeyVID: inpainting_end_step 0, only the first step
     steps: int = 90
     eta: float = 1.0
+    # DDIM η of the interpolation stage; None: `eta` (KeyVID samples both stages with the same η).
+    interpolation_eta: float | None = None
+    # Starting noise whose frames all take frame 0's spatial mean per channel
+    # (`asva.diffusion.ddim.share_frame_means`), per stage; KeyVID: each frame its own. Off in every
+    # preset (docs/keyvid.md, "Shared noise means": on `tiny` it is not a gain the test set confirms).
+    keyframe_shared_mean: bool = False
+    interpolation_shared_mean: bool = False
     guidance_image: float = 2.0
     guidance_text: float = 7.5
     guidance_audio: float = 7.5  # keyframe stage
@@ -62,6 +69,10 @@ class KeyVIDSettings:
             raise ValueError("KeyVIDSettings: need 1 <= freenoise_stride <= freenoise_window, got "
                              f"{self.freenoise_stride} and {self.freenoise_window}")
         anchored_ok = self.anchored_steps is None or self.anchored_steps >= 0
+        etas = (self.eta,) if self.interpolation_eta is None else (self.eta, self.interpolation_eta)
+        if not all(0.0 <= e <= 1.0 for e in etas):
+            raise ValueError(f"KeyVIDSettings: eta and interpolation_eta must be in [0, 1], got {self.eta} "
+                             f"and {self.interpolation_eta}")
         if self.steps < 1 or not anchored_ok or self.fps <= 0 or self.audio_group < 1:
             raise ValueError(f"KeyVIDSettings: invalid steps {self.steps}, anchored_steps "
                              f"{self.anchored_steps}, fps {self.fps} or audio_group {self.audio_group}")

@@ -24,7 +24,7 @@ from asva.backbone.model import Backbone
 from asva.backbone.tokenizer import BPETokenizer
 from asva.checkpoints.backbone import load_backbone, load_tokenizer, resolve_preset
 from asva.checkpoints.folder import load_model
-from asva.diffusion.ddim import ddim_sample
+from asva.diffusion.ddim import ddim_sample, share_frame_means
 from asva.diffusion.guidance import GuidedDenoiser
 from asva.diffusion.schedule import NoiseSchedule
 from asva.log import get_logger
@@ -204,11 +204,15 @@ class AnimatePipeline:
         eta: float | None = None,
         seed: int = 0,
         progress: Callable[[int, int], None] | None = None,
+        shared_noise_mean: bool = False,
     ) -> AnimationResult:
         """Animate `image`; unset options take the preset's defaults (DDIM 20; image 2, text 2, audio 4).
 
         `audio` is mono float32 at 16 kHz; it is cut at the clip's end (frames / fps seconds) or
         padded with silence, and it conditions the video only when audio adapters are attached.
+        `shared_noise_mean` starts every frame from noise with frame 0's mean per channel
+        (`share_frame_means`): with `eta=0` it removes most of the tiny model's brightness flicker
+        (docs/keyvid.md, "Shared noise means").
         """
         defaults = self.preset.sampling
         frames = self.preset.frames if frames is None else frames
@@ -271,6 +275,8 @@ class AnimatePipeline:
         # 5. DDIM from pure noise.
         c, _, h, w = self.preset.latent_shape
         noise = torch.randn((1, c, frames, h, w), generator=generator, device=self.device)
+        if shared_noise_mean:
+            noise = share_frame_means(noise)
         callback = (lambda i, total, _x: progress(i + 1, total)) if progress else None
         latents = ddim_sample(
             denoiser, noise, self.schedule, steps, eta=eta, generator=generator, callback=callback

@@ -35,7 +35,7 @@ from asva.backbone.tokenizer import BPETokenizer
 from asva.checkpoints.backbone import load_tokenizer, resolve_preset
 from asva.checkpoints.folder import ModelFolder
 from asva.checkpoints.keyvid import load_keyvid_model
-from asva.diffusion.ddim import StepCallback, ddim_sample
+from asva.diffusion.ddim import StepCallback, ddim_sample, share_frame_means
 from asva.diffusion.guidance import GuidedDenoiser
 from asva.keyframes.localizer import bundled_localizer
 from asva.keyframes.selection import KeyframeSelection, select_keyframes, uniform_indices
@@ -150,13 +150,16 @@ class KeyframePipeline(AnimatePipeline):
     ) -> KeyframeResult:
         """Animate `image` with `audio` (mono float32, 16 kHz): 48 frames (2 s at 24 FPS).
 
-        Unset options take KeyVID's defaults (`KeyVIDSettings`); `guidance_audio`, when given,
-        is used by both stages (KeyVID: 7.5 for the keyframes, 9.0 for the interpolation; the tiny
-        preset: 4.0 for both).
+        Unset options take KeyVID's defaults (`KeyVIDSettings`); `guidance_audio` and `eta`, when
+        given, are used by both stages (KeyVID: audio 7.5 for the keyframes, 9.0 for the
+        interpolation; the tiny preset: 4.0 for both, and η 1 then 0).
         """
         s = self.settings
         steps = s.steps if steps is None else steps
-        eta = s.eta if eta is None else eta
+        if eta is None:  # the settings' η per stage; a given η is used by both
+            eta, eta_int = s.eta, s.eta if s.interpolation_eta is None else s.interpolation_eta
+        else:
+            eta_int = eta
         s_img = s.guidance_image if guidance_image is None else guidance_image
         s_txt = s.guidance_text if guidance_text is None else guidance_text
         s_aud_key = s.guidance_audio if guidance_audio is None else guidance_audio
@@ -202,6 +205,8 @@ class KeyframePipeline(AnimatePipeline):
         )
         c, _, h, w = self.preset.latent_shape
         noise = torch.randn((1, c, len(indices), h, w), generator=generator, device=self.device)
+        if s.keyframe_shared_mean:
+            noise = share_frame_means(noise)
         latents = ddim_sample(denoiser, noise, self.schedule, steps, eta=eta, generator=generator,
                               callback=_progress(progress, 0, total_steps))  # (1, 4, K, h, w)
 
@@ -225,9 +230,11 @@ class KeyframePipeline(AnimatePipeline):
         anchored_from = int(taus[-pinned]) if pinned else int(taus[-1]) + 1
         denoiser = KeyframeAnchoredDenoiser(guided, self.schedule, condition, known, anchored_from)
         noise = freenoise_noise((1, c, frames, h, w), s.freenoise_window, s.freenoise_stride, generator)
+        if s.interpolation_shared_mean:
+            noise = share_frame_means(noise)
         interpolator = self.model.interpolator_unet
         with windowed_temporal_attention(interpolator, s.freenoise_window, s.freenoise_stride):
-            latents = ddim_sample(denoiser, noise, self.schedule, steps, eta=eta, generator=generator,
+            latents = ddim_sample(denoiser, noise, self.schedule, steps, eta=eta_int, generator=generator,
                                   callback=_progress(progress, total_steps // 2, total_steps))
 
         # 6. Decode frame by frame.
