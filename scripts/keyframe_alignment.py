@@ -13,7 +13,8 @@ motion curve) at those keyframes. Per folder of generated 48-frame clips at 24 F
 - the mean change of frame brightness (0-255) between consecutive frames, over the frame pairs
   that hold a keyframe and over the others. Much more at the keyframes means they flash: the
   keyframes are generated apart from the frames the interpolator puts between them, and the
-  interpolator has not carried their look over.
+  interpolator has not carried their look over. Last, the mean brightness of keyframes 1-11 (the
+  first frame is the image) minus that of the other frames: the sign says which way they flash.
 
     .venv/bin/python scripts/keyframe_alignment.py runs/results/keyvid runs/results/uniform24
 """
@@ -59,13 +60,17 @@ def main() -> None:
             raise SystemExit(f"{folder}: no .mp4 files")
         onsets = events = onsets_key = onsets_uniform = events_key = 0
         at_key, between = [], []  # |brightness change| of frame pairs holding a keyframe, and not
+        offsets = []  # mean brightness of keyframes 1-11 minus that of the other frames
         for path in clips:
             analysis = oracle_sync_file(path, fps=FPS)  # its audio: the clip's, cut to its 2 s
             result = analysis.result
             curve = localizer.predict(torch.as_tensor(analysis.audio))[0].numpy()
             keys = np.asarray(select_keyframes(curve, KEYFRAMES, seed=0).indices)
             keys_s = keys / FPS
-            change = np.abs(np.diff(analysis.frames.mean(axis=(1, 2, 3))))  # (T - 1,) pair i: frames i, i + 1
+            brightness = analysis.frames.mean(axis=(1, 2, 3))  # (T,)
+            change = np.abs(np.diff(brightness))  # (T - 1,) pair i: frames i, i + 1
+            others = np.setdiff1d(np.arange(len(brightness)), keys)
+            offsets.append(brightness[keys[keys > 0]].mean() - brightness[others].mean())
             touches = np.zeros(len(change), bool)
             touches[keys[keys < len(change)]] = True  # the pair starting at the keyframe
             touches[keys[keys > 0] - 1] = True  # and the one ending at it
@@ -79,7 +84,9 @@ def main() -> None:
         print(f"{folder} ({len(clips)} clips): onsets within one frame of a localizer keyframe "
               f"{share(onsets_key, onsets)} (uniform keyframes {share(onsets_uniform, onsets)}) of {onsets}; "
               f"motion events within half a frame of one {share(events_key, events)} of {events}; "
-              f"brightness change at keyframes {np.mean(at_key):.1f}, between them {np.mean(between):.1f}")
+              f"brightness change at keyframes {np.mean(at_key):.1f}, between them {np.mean(between):.1f}; "
+              f"keyframes minus other frames {np.mean(offsets):+.1f} "
+              f"(> 0 on {share(sum(o > 0 for o in offsets), len(offsets))} of the clips)")
 
 
 if __name__ == "__main__":
