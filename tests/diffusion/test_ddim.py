@@ -11,8 +11,9 @@ import torch
 from diffusers import DDIMScheduler
 from torch import Tensor
 
-from asva.diffusion.ddim import ddim_sample
+from asva.diffusion.ddim import ddim_sample, share_frame_means
 from asva.diffusion.schedule import SCHEDULE_256, SCHEDULE_512, NoiseSchedule, ScheduleConfig
+from asva.keyvid.freenoise import freenoise_noise
 
 SHAPE = (2, 4, 3, 8, 8)  # (B, C, F, H, W)
 
@@ -254,3 +255,24 @@ def test_rejects_bad_arguments() -> None:
         ddim_sample(mock_denoiser, noise_like(0), sched, 0)
     with pytest.raises(ValueError, match="model output shape"):
         ddim_sample(lambda x, t: x[:, :2], noise_like(0), sched, 10)
+
+
+def test_shared_frame_means_keep_each_frames_pattern_and_freenoise():
+    noise = freenoise_noise((2, 4, 48, 8, 8), 12, 6, torch.Generator().manual_seed(1))
+    shared = share_frame_means(noise)
+    means, shared_means = noise.mean(dim=(3, 4)), shared.mean(dim=(3, 4))  # (B, C, F)
+    assert means.std(dim=2).min() > 0.05  # the plain noise: each frame its own mean
+    torch.testing.assert_close(shared_means, shared_means[:, :, :1].expand_as(shared_means))
+    torch.testing.assert_close(shared_means[:, :, 0], means[:, :, 0])  # frame 0's
+    # what each frame has around its mean is untouched
+    torch.testing.assert_close(shared - shared_means[..., None, None], noise - means[..., None, None])
+    # FreeNoise's later chunks are exact copies of earlier frames, and stay so
+    for start in range(12, 48, 6):
+        chunk, earlier = shared[:, :, start : start + 6], shared[:, :, start - 12 : start - 6]
+        for f in range(6):
+            assert any(torch.equal(chunk[:, :, f], earlier[:, :, g]) for g in range(6))
+    # per element, still unit variance: the mean lost and the mean gained are alike
+    many = share_frame_means(torch.randn(400, 4, 6, 8, 8, generator=torch.Generator().manual_seed(2)))
+    assert abs(many[:, :, 1:].var().item() - 1.0) < 0.02
+    with pytest.raises(ValueError, match=r"\(B, C, F, h, w\)"):
+        share_frame_means(torch.zeros(4, 6, 8, 8))

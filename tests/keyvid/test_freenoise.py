@@ -7,7 +7,6 @@ import torch
 
 from asva.backbone.attention import CrossAttention
 from asva.backbone.unet import UNet3D
-from asva.diffusion.ddim import share_frame_means
 from asva.keyvid.freenoise import (
     freenoise_noise,
     freenoise_views,
@@ -42,27 +41,6 @@ def test_every_window_is_a_permutation_of_the_first(frames, window, stride):
     assert len(set(frame_set(noise[:, :, :window]))) == window  # frames within a window differ
     again = freenoise_noise((2, 3, frames, 2, 2), window, stride, torch.Generator().manual_seed(0))
     assert torch.equal(noise, again)
-
-
-def test_shared_frame_means_keep_each_frames_pattern_and_freenoise():
-    noise = freenoise_noise((2, 4, 48, 8, 8), 12, 6, torch.Generator().manual_seed(1))
-    shared = share_frame_means(noise)
-    means, shared_means = noise.mean(dim=(3, 4)), shared.mean(dim=(3, 4))  # (B, C, F)
-    assert means.std(dim=2).min() > 0.05  # the plain noise: each frame its own mean
-    torch.testing.assert_close(shared_means, shared_means[:, :, :1].expand_as(shared_means))
-    torch.testing.assert_close(shared_means[:, :, 0], means[:, :, 0])  # frame 0's
-    # what each frame has around its mean is untouched
-    torch.testing.assert_close(shared - shared_means[..., None, None], noise - means[..., None, None])
-    # FreeNoise's later chunks are exact copies of earlier frames, and stay so
-    for start in range(12, 48, 6):
-        chunk, earlier = shared[:, :, start : start + 6], shared[:, :, start - 12 : start - 6]
-        for f in range(6):
-            assert any(torch.equal(chunk[:, :, f], earlier[:, :, g]) for g in range(6))
-    # per element, still unit variance: the mean lost and the mean gained are alike
-    many = share_frame_means(torch.randn(400, 4, 6, 8, 8, generator=torch.Generator().manual_seed(2)))
-    assert abs(many[:, :, 1:].var().item() - 1.0) < 0.02
-    with pytest.raises(ValueError, match=r"\(B, C, F, h, w\)"):
-        share_frame_means(torch.zeros(4, 6, 8, 8))
 
 
 def test_windowed_attention_is_the_weighted_mean_of_window_outputs():

@@ -69,8 +69,7 @@ class KeyVIDSettings:
             raise ValueError("KeyVIDSettings: need 1 <= freenoise_stride <= freenoise_window, got "
                              f"{self.freenoise_stride} and {self.freenoise_window}")
         anchored_ok = self.anchored_steps is None or self.anchored_steps >= 0
-        etas = (self.eta,) if self.interpolation_eta is None else (self.eta, self.interpolation_eta)
-        if not all(0.0 <= e <= 1.0 for e in etas):
+        if not all(0.0 <= e <= 1.0 for e in (self.eta, self.interpolation_eta) if e is not None):
             raise ValueError(f"KeyVIDSettings: eta and interpolation_eta must be in [0, 1], got {self.eta} "
                              f"and {self.interpolation_eta}")
         if self.steps < 1 or not anchored_ok or self.fps <= 0 or self.audio_group < 1:
