@@ -152,7 +152,7 @@ class KeyframePipeline(AnimatePipeline):
 
         Unset options take KeyVID's defaults (`KeyVIDSettings`); `guidance_audio` and `eta`, when
         given, are used by both stages (KeyVID: audio 7.5 for the keyframes, 9.0 for the
-        interpolation; the tiny preset: 4.0 for both, and η 1 then 0).
+        interpolation; the tiny preset: 4.0 for both; η 1 in both).
         """
         s = self.settings
         steps = s.steps if steps is None else steps
