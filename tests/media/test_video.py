@@ -213,3 +213,30 @@ def test_millisecond_timestamps(tmp_path):
     assert decode_indices(read_video_frames(path, fps=30)) == list(range(30))
     assert decode_indices(read_video_frames(path, fps=30, rule="ceil")) == list(range(30))
     assert decode_indices(read_video_frames(path, fps=10, start_s=0.5, num_frames=3)) == [15, 18, 21]
+
+
+def test_x264_simd_list_leaves_out_avx512_only():
+    skylake = {"sse", "sse2", "pni", "ssse3", "sse4_1", "sse4_2", "abm", "avx", "fma", "bmi1", "bmi2", "avx2",
+               "avx512f", "avx512bw"}
+    names = video_module.x264_simd_without_avx512(skylake).split(",")
+    assert names == ["MMX2", "SSE", "SSE2", "SSE3", "SSSE3", "SSE4.1", "SSE4.2", "LZCNT", "AVX", "FMA3", "BMI1",
+                     "BMI2", "AVX2"]
+    # a CPU without AVX-512 keeps x264's own detection; one without AVX2 is never told it has it
+    assert video_module.x264_simd_without_avx512(skylake - {"avx512f", "avx512bw"}) is None
+    older = video_module.x264_simd_without_avx512({"sse", "sse2", "pni", "avx512f"})
+    assert older == "MMX2,SSE,SSE2,SSE3"
+
+
+def test_same_frames_encode_to_the_same_clip(tmp_path):
+    # Textured frames with motion (x264's motion search and rate control at work): six encodings of
+    # them decode to identical frames. Without the AVX-512 exclusion they differed on this project's
+    # machines in most runs (docs/evaluation.md, "Deterministic files").
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    frames = np.stack([np.roll(texture, 2 * i, axis=1)[:, :64] for i in range(24)])  # (24, 64, 64, 3)
+    decoded = []
+    for k in range(6):
+        write_video(tmp_path / f"clip{k}.mp4", frames, 24)
+        decoded.append(read_video_frames(tmp_path / f"clip{k}.mp4", 24))
+    for other in decoded[1:]:
+        np.testing.assert_array_equal(other, decoded[0])

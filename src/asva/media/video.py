@@ -6,8 +6,10 @@ audio read with the same `start_s` line up.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import platform
 import uuid
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,6 +34,40 @@ _TOL = Fraction(1, 1000)
 # with (untagged HD video is often assumed BT.709). Values of FFmpeg's AVCOL_* enums.
 _AVCOL_SMPTE170M = 6
 _AVCOL_RANGE_MPEG = 1
+
+
+# x264's AVX-512 routines make its output differ from run to run on the same frames (PyAV 18's
+# libx264 on an AVX-512 Xeon: 6 different decodes in 8 encodings of one 48-frame clip, and up to
+# 24 ms of oracle sync error on that clip; docs/evaluation.md, "Deterministic files"). Where the CPU
+# has AVX-512 we name the SIMD sets x264 may use, everything it would detect but AVX-512: the same
+# clip then decodes to the same frames every time, no slower. x264 name -> /proc/cpuinfo flag.
+_X264_SIMD = (
+    ("MMX2", "sse"), ("SSE", "sse"), ("SSE2", "sse2"), ("SSE3", "pni"), ("SSSE3", "ssse3"),
+    ("SSE4.1", "sse4_1"), ("SSE4.2", "sse4_2"), ("LZCNT", "abm"), ("AVX", "avx"), ("FMA3", "fma"),
+    ("BMI1", "bmi1"), ("BMI2", "bmi2"), ("AVX2", "avx2"),
+)
+
+
+def x264_simd_without_avx512(cpu_flags: set[str]) -> str | None:
+    """x264's `asm=` value for a CPU with these /proc/cpuinfo flags, or None where it has no AVX-512."""
+    if "avx512f" not in cpu_flags:
+        return None
+    return ",".join(name for name, flag in _X264_SIMD if flag in cpu_flags)
+
+
+@functools.cache
+def _x264_params() -> str | None:
+    """The `x264-params` every mp4 we write is encoded with (None: x264's own CPU detection)."""
+    if platform.system() != "Linux" or platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")),
+                 [])
+    simd = x264_simd_without_avx512(set(flags))
+    return None if simd is None else f"asm={simd}"
 
 
 class VideoError(ValueError):
@@ -348,7 +384,10 @@ def _encode_mp4(
     t, h, w, _ = frames.shape
     # +faststart puts the index first so browsers (the web demo) can play while downloading.
     with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
-        video = container.add_stream("libx264", rate=fps, options={"crf": str(crf), "preset": preset})
+        options = {"crf": str(crf), "preset": preset}
+        if (params := _x264_params()) is not None:
+            options["x264-params"] = params
+        video = container.add_stream("libx264", rate=fps, options=options)
         video.width, video.height, video.pix_fmt = w, h, "yuv420p"
         ctx = video.codec_context
         ctx.time_base = 1 / fps  # pts counts frames, so fractional rates stay exact
