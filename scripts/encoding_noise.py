@@ -16,18 +16,16 @@ import argparse
 import tempfile
 from pathlib import Path
 
-import av
 import numpy as np
 
-from asva.media import read_audio, write_video
 from asva.media import video as video_module
-from asva.metrics.oracle_sync import oracle_sync_file
+from asva.media import write_video
+from asva.metrics.oracle_sync import SyncResult, oracle_sync_file
 
 
-def oracle_ms(path: Path) -> float:
-    """The clip's oracle sync error in ms (NaN when its audio has no onsets)."""
-    value = oracle_sync_file(path).result.mean_offset_ms
-    return np.nan if value is None else value
+def in_ms(result: SyncResult) -> float:
+    """A clip's oracle sync error in ms (NaN when its audio has no onsets)."""
+    return np.nan if result.mean_offset_ms is None else result.mean_offset_ms
 
 
 def main() -> None:
@@ -45,15 +43,13 @@ def main() -> None:
     errors = np.full((len(clips), 3), np.nan)  # original, copy 1, copy 2
     with tempfile.TemporaryDirectory() as tmp:
         for i, path in enumerate(clips):
-            with av.open(str(path)) as container:
-                rate = container.streams.video[0].average_rate
-                frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
-            audio = read_audio(path, 16000)
-            errors[i, 0] = oracle_ms(path)
+            original = oracle_sync_file(path)  # its decoded frames and audio are what the copies get
+            errors[i, 0] = in_ms(original.result)
             for k in (1, 2):
                 copy = Path(tmp) / f"copy{k}.mp4"
-                write_video(copy, frames, rate, audio=audio, sample_rate=16000)
-                errors[i, k] = oracle_ms(copy)
+                write_video(copy, original.frames, original.result.fps, audio=original.audio,
+                            sample_rate=original.sample_rate)
+                errors[i, k] = in_ms(oracle_sync_file(copy).result)
     differ = int((np.abs(errors[:, 1] - errors[:, 2]) > 1e-6).sum())
     original, first, second = np.nanmean(errors, axis=0)
     print(f"{args.folder}: {len(clips)} clips; oracle sync error (ms) original {original:.2f}, "

@@ -53,9 +53,9 @@ for title, name in rows:
     if not path.is_file():
         continue
     r = json.loads(path.read_text())
-    o = r["metrics"]["oracle"]
-    err = "n/a" if o["mean_offset_ms"] is None else f"{o['mean_offset_ms']:.1f}"
     m = r["metrics"]
+    o = m["oracle"]
+    err = "n/a" if o["mean_offset_ms"] is None else f"{o['mean_offset_ms']:.1f}"
     relsync = f"{m['relsync']['rescaled_mean']:.1f}" if "relsync" in m else "n/a"
     sfd = f"{m['sfd']:.2f}" if "sfd" in m else "n/a"
     print(f"| {title} | {err} | {100 * o['matched_fraction']:.0f} % | {relsync} | {sfd} | {r['num_clips']} |")
