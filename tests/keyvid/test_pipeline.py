@@ -142,3 +142,40 @@ def test_interpolation_eta_and_shared_noise_means(pipe, monkeypatch):
         pipe.settings = tiny
     with pytest.raises(ValueError, match="interpolation_eta"):
         dataclasses.replace(tiny, interpolation_eta=1.5)
+
+
+def test_interpolate_between_given_keyframes(pipe):
+    # The interpolator alone: the frames given at the slots given, re-encoded into the concat,
+    # pinned at every step (tiny), so the output shows them there; no keyframe stage runs.
+    slots = [0, 7, 19, 30, 47]
+    rng = np.random.default_rng(2)
+    given = (rng.random((len(slots), 80, 96, 3)) * 255).astype(np.uint8)  # resized/cropped to 64x64
+    calls = []
+    result = pipe.interpolate(IMAGE, given, slots, "a ball", audio=AUDIO, seed=1,
+                              progress=lambda i, n: calls.append((i, n)), **{**FAST, "steps": 3})
+    assert result.video.shape == (1, 3, 48, 64, 64) and calls == [(1, 3), (2, 3), (3, 3)]
+    np.testing.assert_array_equal(result.keyframe_indices, slots)
+    assert result.keyframes.shape == (1, 3, 5, 64, 64) and result.keyframe_latents.shape[2] == 5
+    assert torch.equal(result.condition[:, :, slots], result.keyframe_latents)
+    decoded = pipe.backbone.vae.decode(result.keyframe_latents).clamp(-1, 1)
+    assert (result.video[:, :, slots] - decoded).abs().mean() < 0.03
+    again = pipe.interpolate(IMAGE, given, slots, "a ball", audio=AUDIO, seed=1, **{**FAST, "steps": 3})
+    assert torch.equal(again.video, result.video)
+
+
+@pytest.mark.parametrize(
+    ("frames", "slots", "message"),
+    [
+        (np.zeros((2, 8, 8, 3), np.uint8), [0, 50], r"increasing, distinct slots in \[0, 48\)"),
+        (np.zeros((2, 8, 8, 3), np.uint8), [9, 3], "increasing, distinct"),
+        (np.zeros((2, 8, 8, 3), np.uint8), [3, 3], "increasing, distinct"),
+        (np.zeros((3, 8, 8, 3), np.uint8), [0, 4], "3 keyframes given for 2 indices"),
+        (np.zeros((2, 8, 8, 3), np.uint8), [0.0, 4.0], "integers"),
+        (np.zeros((2, 8, 8), np.uint8), [0, 4], r"uint8 RGB frames \(K, H, W, 3\)"),
+        (np.zeros((2, 8, 8, 3), np.float32), [0, 4], "uint8"),
+        (np.zeros((0, 8, 8, 3), np.uint8), [], "K >= 1"),
+    ],
+)
+def test_interpolate_refuses_bad_keyframes(pipe, frames, slots, message):
+    with pytest.raises(ValueError, match=message):
+        pipe.interpolate(IMAGE, frames, slots, audio=AUDIO, **FAST)

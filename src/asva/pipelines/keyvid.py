@@ -21,7 +21,7 @@ The generated clip and the stages' intermediate results come back in a `Keyframe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from einops import repeat
+from einops import rearrange, repeat
 
 from asva.backbone.tokenizer import BPETokenizer
 from asva.checkpoints.backbone import load_tokenizer, resolve_preset
@@ -75,6 +75,31 @@ class KeyframeResult(AnimationResult):
     keyframes: torch.Tensor | None = None  # (1, 3, K, H, W) the generated keyframes, in [-1, 1]
     keyframe_latents: torch.Tensor | None = None  # (1, 4, K, h, w) re-encoded, as the interpolator saw them
     condition: torch.Tensor | None = None  # (1, 4, F, h, w) the interpolator's concat latent
+
+
+@dataclass(frozen=True)
+class _Sampling:
+    """One request's sampler settings, the unset ones taken from the pipeline's `KeyVIDSettings`."""
+
+    steps: int
+    eta: float  # keyframe stage
+    eta_interpolation: float
+    guidance_image: float
+    guidance_text: float
+    guidance_audio: float  # keyframe stage
+    guidance_audio_interpolation: float
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What both stages read (real, null) pairs for each condition."""
+
+    pixels: torch.Tensor  # (1, 3, H, W) in [-1, 1]
+    z_image: torch.Tensor  # (1, 4, 1, h, w)
+    sound: torch.Tensor  # (1, S) 16 kHz
+    text: tuple[torch.Tensor, torch.Tensor]  # (1, 77, D) each
+    clip: tuple[torch.Tensor, torch.Tensor]  # (1, N, 1280) each
+    audio: tuple[torch.Tensor, torch.Tensor]  # ImageBind trunk tokens (1, 1 + F·T, D_a) each
 
 
 class KeyframePipeline(AnimatePipeline):
@@ -154,16 +179,92 @@ class KeyframePipeline(AnimatePipeline):
         given, are used by both stages (KeyVID: audio 7.5 for the keyframes, 9.0 for the
         interpolation; the tiny preset: 4.0 for both; η 1 in both).
         """
+        run = self._sampling(frames, fps, steps, guidance_image, guidance_text, guidance_audio, eta, audio)
+        generator = torch.Generator(self.device).manual_seed(seed)
+        total_steps = 2 * len(self.schedule.ddim_timesteps(run.steps))
+
+        # 1. Inputs: image pixels and latent, the clip's audio, the keyframes on its motion curve.
+        inputs = self._inputs(image, prompt, audio, frames, fps, generator)
+        indices = self._keyframes(inputs.sound, seed)  # (K,)
+        index = torch.as_tensor(indices, device=self.device)[None]  # (1, K)
+
+        # 2. Keyframe stage, then the keyframes through pixels and back (KeyVID saves them as a clip
+        #    and re-encodes it).
+        keyframes = self._generate_keyframes(inputs, index, run, generator,
+                                             _progress(progress, 0, total_steps))  # (1, 3, K, H, W)
+        z_keys = self.backbone.vae.encode(keyframes, generator=generator)  # (1, 4, K, h, w)
+
+        # 3. Interpolation stage: every frame of the window around the pinned keyframes.
+        video, condition = self._interpolate(inputs, z_keys, index, frames, run, generator,
+                                             _progress(progress, total_steps // 2, total_steps))
+        return KeyframeResult(
+            video=video, fps=float(fps), audio=inputs.sound[0].cpu().numpy(),
+            keyframe_indices=indices, keyframes=keyframes.float().cpu(),
+            keyframe_latents=z_keys.float().cpu(), condition=condition.float().cpu(),
+        )
+
+    @torch.no_grad()
+    def interpolate(
+        self,
+        image: str | Path | np.ndarray,
+        keyframes: np.ndarray,
+        indices: Sequence[int] | np.ndarray,
+        prompt: str = "",
+        *,
+        audio: np.ndarray,
+        frames: int = 48,
+        fps: float = 24,
+        steps: int | None = None,
+        guidance_image: float | None = None,
+        guidance_text: float | None = None,
+        guidance_audio: float | None = None,
+        eta: float | None = None,
+        seed: int = 0,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> KeyframeResult:
+        """The motion interpolator alone: fill the 48-frame window around keyframes you give.
+
+        `keyframes` (K, H, W, 3) uint8 are the frames at the sorted, distinct slots `indices` (K,)
+        of the window (resized and centre-cropped to the model's size, like `image`); the rest is
+        the second half of `__call__` with the same settings. Useful to animate between frames you
+        drew or picked, and to measure the interpolator on keyframes taken from a real video.
+        """
+        run = self._sampling(frames, fps, steps, guidance_image, guidance_text, guidance_audio, eta, audio)
+        slots = _check_slots(indices, len(_check_keyframes(keyframes)), frames)
+        generator = torch.Generator(self.device).manual_seed(seed)
+        inputs = self._inputs(image, prompt, audio, frames, fps, generator)
+        pixels = torch.cat([self._prepare_image(frame) for frame in keyframes])  # (K, 3, H, W)
+        given = rearrange(pixels, "k c h w -> 1 c k h w")  # (1, 3, K, H, W)
+        z_keys = self.backbone.vae.encode(given, generator=generator)  # (1, 4, K, h, w)
+        index = torch.as_tensor(slots, device=self.device)[None]  # (1, K)
+        total = len(self.schedule.ddim_timesteps(run.steps))
+        video, condition = self._interpolate(inputs, z_keys, index, frames, run, generator,
+                                             _progress(progress, 0, total))
+        return KeyframeResult(
+            video=video, fps=float(fps), audio=inputs.sound[0].cpu().numpy(), keyframe_indices=slots,
+            keyframes=given.float().cpu(), keyframe_latents=z_keys.float().cpu(),
+            condition=condition.float().cpu(),
+        )
+
+    # -- stages ------------------------------------------------------------------------------------
+    def _sampling(
+        self,
+        frames: int,
+        fps: float,
+        steps: int | None,
+        guidance_image: float | None,
+        guidance_text: float | None,
+        guidance_audio: float | None,
+        eta: float | None,
+        audio: np.ndarray | None,
+    ) -> _Sampling:
+        """The request's settings with the unset ones taken from `self.settings`; bad requests refused."""
         s = self.settings
         steps = s.steps if steps is None else steps
         if eta is None:  # the settings' η per stage; a given η is used by both
             eta, eta_int = s.eta, s.eta if s.interpolation_eta is None else s.interpolation_eta
         else:
             eta_int = eta
-        s_img = s.guidance_image if guidance_image is None else guidance_image
-        s_txt = s.guidance_text if guidance_text is None else guidance_text
-        s_aud_key = s.guidance_audio if guidance_audio is None else guidance_audio
-        s_aud_int = s.guidance_audio_interpolation if guidance_audio is None else guidance_audio
         if frames != s.frame_slots:
             raise ValueError(f"KeyVID makes one window of {s.frame_slots} frames (its keyframe index space), "
                              f"got frames={frames}")
@@ -172,78 +273,92 @@ class KeyframePipeline(AnimatePipeline):
             raise ValueError(f"fps must be positive, got {fps}")
         if audio is None:
             raise ValueError("KeyVID needs audio: its keyframes are placed on the audio's motion curve")
-        generator = torch.Generator(self.device).manual_seed(seed)
-        total_steps = 2 * len(self.schedule.ddim_timesteps(steps))
+        return _Sampling(
+            steps=steps, eta=eta, eta_interpolation=eta_int,
+            guidance_image=s.guidance_image if guidance_image is None else guidance_image,
+            guidance_text=s.guidance_text if guidance_text is None else guidance_text,
+            guidance_audio=s.guidance_audio if guidance_audio is None else guidance_audio,
+            guidance_audio_interpolation=(
+                s.guidance_audio_interpolation if guidance_audio is None else guidance_audio),
+        )
 
-        # 1. Inputs: image pixels and latent, the clip's audio, the keyframes on its motion curve.
+    def _inputs(
+        self, image: str | Path | np.ndarray, prompt: str, audio: np.ndarray, frames: int, fps: float,
+        generator: torch.Generator,
+    ) -> _Inputs:
+        """What both stages read: the image and its latent, the audio, text / CLIP / ImageBind tokens
+        with their null forms ("" text, zero image, zero mel; FACTS §5)."""
         pixels = self._prepare_image(image)  # (1, 3, H, W)
         z_image = self.backbone.vae.encode(pixels[:, :, None], generator=generator)  # (1, 4, 1, h, w)
         sound = self._prepare_audio(audio, frames, fps)  # (1, S)
-        indices = self._keyframes(sound, seed)  # (K,)
-        index = torch.as_tensor(indices, device=self.device)[None]  # (1, K)
+        return _Inputs(
+            pixels=pixels, z_image=z_image, sound=sound,
+            text=(self._text_context(prompt), self._text_context("")),  # (1, 77, D) each
+            clip=(self.backbone.image_encoder(pixels),  # (1, N, 1280)
+                  self.backbone.image_encoder(torch.zeros_like(pixels))),
+            audio=(self.model.audio_tokens(sound),  # (1, 1 + F·T, D_a)
+                   self.model.audio_tokens(sound, null=True)),
+        )
 
-        # 2. Conditions both stages share: text ("" for null), CLIP tokens of the image (zero image
-        #    for null), ImageBind trunk tokens of the audio (zero mel for null), FACTS §5.
-        text, text_null = self._text_context(prompt), self._text_context("")  # (1, 77, D) each
-        clip = self.backbone.image_encoder(pixels)  # (1, N, 1280)
-        clip_null = self.backbone.image_encoder(torch.zeros_like(pixels))
-        tokens = self.model.audio_tokens(sound)  # (1, 1 + F·T, D_a)
-        tokens_null = self.model.audio_tokens(sound, null=True)
+    def _generate_keyframes(
+        self, inputs: _Inputs, index: Tensor, run: _Sampling, generator: torch.Generator,
+        callback: StepCallback | None,
+    ) -> Tensor:
+        """The keyframe generator: K frames (1, 3, K, H, W) at the slots `index` (1, K), each with its
+        slot's image tokens (Resampler groups) and audio tokens (KeyVID's chunk-of-12 selection)."""
+        s = self.settings
         freq = self.model.audio_encoder.config.grid[0]
         per_frame = self.preset.backbone.unet.image_tokens_per_frame
-
-        # 3. Keyframe stage: K frames at the keyframe slots, each with its slot's image/audio tokens.
         resampler = self.backbone.resampler
-        k_img = select_token_groups(resampler(clip), index, per_frame)  # (1, K·n, D)
-        k_img_null = select_token_groups(resampler(clip_null), index, per_frame)
-        k_aud = keyframe_audio_tokens(tokens, freq, index, s.frame_slots, s.audio_group)  # (1, K, 12, D_a)
-        k_aud_null = keyframe_audio_tokens(tokens_null, freq, index, s.frame_slots, s.audio_group)
-        concat = repeat(z_image, "b c 1 h w -> b c k h w", k=len(indices))  # (1, 4, K, h, w)
+        k_img = tuple(select_token_groups(resampler(c), index, per_frame) for c in inputs.clip)  # (1, K·n, D)
+        k_aud = tuple(keyframe_audio_tokens(a, freq, index, s.frame_slots, s.audio_group)
+                      for a in inputs.audio)  # (1, K, 12, D_a) each
+        num = index.shape[1]
+        concat = repeat(inputs.z_image, "b c 1 h w -> b c k h w", k=num)  # (1, 4, K, h, w)
         denoiser = self._guided(
-            self._generator_net, concat, s.keyframe_fs, (text, text_null), (k_img, k_img_null),
-            (k_aud, k_aud_null), (s_img, s_txt, s_aud_key), {FRAME_INDEX: index},
+            self._generator_net, concat, s.keyframe_fs, inputs.text, k_img, k_aud,
+            (run.guidance_image, run.guidance_text, run.guidance_audio), {FRAME_INDEX: index},
         )
         c, _, h, w = self.preset.latent_shape
-        noise = torch.randn((1, c, len(indices), h, w), generator=generator, device=self.device)
+        noise = torch.randn((1, c, num, h, w), generator=generator, device=self.device)
         if s.keyframe_shared_mean:
             noise = share_frame_means(noise)
-        latents = ddim_sample(denoiser, noise, self.schedule, steps, eta=eta, generator=generator,
-                              callback=_progress(progress, 0, total_steps))  # (1, 4, K, h, w)
+        latents = ddim_sample(denoiser, noise, self.schedule, run.steps, eta=run.eta, generator=generator,
+                              callback=callback)  # (1, 4, K, h, w)
+        return self.backbone.vae.decode(latents).clamp(-1, 1)
 
-        # 4. Keyframes through pixels and back (KeyVID saves them as a clip and re-encodes it), then
-        #    the interpolator's concat: their latents at their slots, zeros elsewhere.
-        keyframes = self.backbone.vae.decode(latents).clamp(-1, 1)  # (1, 3, K, H, W)
-        z_keys = self.backbone.vae.encode(keyframes, generator=generator)  # (1, 4, K, h, w)
+    def _interpolate(
+        self, inputs: _Inputs, z_keys: Tensor, index: Tensor, frames: int, run: _Sampling,
+        generator: torch.Generator, callback: StepCallback | None,
+    ) -> tuple[Tensor, Tensor]:
+        """The interpolator: all `frames` frames around the keyframe latents `z_keys` (1, 4, K, h, w)
+        at `index` (1, K). Returns the decoded video (1, 3, F, H, W) on the CPU and its concat."""
+        s = self.settings
         condition, known = masked_condition(z_keys, index, frames)  # (1, 4, F, h, w), (1, F)
-
-        # 5. Interpolation stage: all F frames, all 48 image-token groups, per-frame audio tokens.
+        freq = self.model.audio_encoder.config.grid[0]
         resampler = self.model.interpolator_resampler
-        i_aud = interpolation_audio_tokens(tokens, freq, frames, s.audio_group)  # (1, F, 12, D_a)
-        i_aud_null = interpolation_audio_tokens(tokens_null, freq, frames, s.audio_group)
+        i_aud = tuple(interpolation_audio_tokens(a, freq, frames, s.audio_group)
+                      for a in inputs.audio)  # (1, F, 12, D_a) each
         guided = self._guided(
-            self._interpolator_net, condition, s.interpolation_fs, (text, text_null),
-            (resampler(clip), resampler(clip_null)), (i_aud, i_aud_null), (s_img, s_txt, s_aud_int), {},
+            self._interpolator_net, condition, s.interpolation_fs, inputs.text,
+            tuple(resampler(c) for c in inputs.clip), i_aud,
+            (run.guidance_image, run.guidance_text, run.guidance_audio_interpolation), {},
         )
-        taus = self.schedule.ddim_timesteps(steps)
+        taus = self.schedule.ddim_timesteps(run.steps)
         pinned = len(taus) if s.anchored_steps is None else min(s.anchored_steps, len(taus))
         # the first `pinned` steps have t >= anchored_from
         anchored_from = int(taus[-pinned]) if pinned else int(taus[-1]) + 1
         denoiser = KeyframeAnchoredDenoiser(guided, self.schedule, condition, known, anchored_from)
+        c, _, h, w = self.preset.latent_shape
         noise = freenoise_noise((1, c, frames, h, w), s.freenoise_window, s.freenoise_stride, generator)
         if s.interpolation_shared_mean:
             noise = share_frame_means(noise)
         interpolator = self.model.interpolator_unet
         with windowed_temporal_attention(interpolator, s.freenoise_window, s.freenoise_stride):
-            latents = ddim_sample(denoiser, noise, self.schedule, steps, eta=eta_int, generator=generator,
-                                  callback=_progress(progress, total_steps // 2, total_steps))
-
-        # 6. Decode frame by frame.
+            latents = ddim_sample(denoiser, noise, self.schedule, run.steps, eta=run.eta_interpolation,
+                                  generator=generator, callback=callback)
         video = self.backbone.vae.decode(latents).clamp(-1, 1)  # (1, 3, F, H, W)
-        return KeyframeResult(
-            video=video.float().cpu(), fps=float(fps), audio=sound[0].cpu().numpy(),
-            keyframe_indices=indices, keyframes=keyframes.float().cpu(),
-            keyframe_latents=z_keys.float().cpu(), condition=condition.float().cpu(),
-        )
+        return video.float().cpu(), condition
 
     # -- steps -------------------------------------------------------------------------------------
     def _keyframes(self, sound: Tensor, seed: int) -> np.ndarray:
@@ -301,6 +416,30 @@ def _progress(progress: Callable[[int, int], None] | None, offset: int, total: i
     if progress is None:
         return None
     return lambda i, _n, _x: progress(offset + i + 1, total)
+
+
+def _check_slots(indices: Sequence[int] | np.ndarray, num_keyframes: int, frames: int) -> np.ndarray:
+    """`indices` as sorted int64 slots (K,), refused unless K distinct, increasing slots in [0, frames)
+    match the `num_keyframes` keyframes given."""
+    slots = np.asarray(indices)
+    if slots.ndim != 1 or len(slots) == 0 or not np.issubdtype(slots.dtype, np.integer):
+        raise ValueError(f"keyframe indices must be a non-empty 1-D list of integers, got {slots.tolist()!r}")
+    if len(slots) != num_keyframes:
+        raise ValueError(f"{num_keyframes} keyframes given for {len(slots)} indices: "
+                         "give one frame per index")
+    if slots.min() < 0 or slots.max() >= frames or np.any(np.diff(slots) <= 0):
+        raise ValueError(f"keyframe indices must be increasing, distinct slots in [0, {frames}), "
+                         f"got {slots.tolist()}")
+    return slots.astype(np.int64)
+
+
+def _check_keyframes(keyframes: np.ndarray) -> np.ndarray:
+    """`keyframes` unchanged when they are (K, H, W, 3) uint8 frames, K >= 1; refused otherwise."""
+    if not (isinstance(keyframes, np.ndarray) and keyframes.ndim == 4 and keyframes.shape[3] == 3
+            and keyframes.dtype == np.uint8 and len(keyframes) > 0):
+        raise ValueError("keyframes must be uint8 RGB frames (K, H, W, 3) with K >= 1; got "
+                         f"{getattr(keyframes, 'dtype', type(keyframes))} {getattr(keyframes, 'shape', '')}")
+    return keyframes
 
 
 def _default_localizer(device: str | torch.device) -> Any | None:
