@@ -16,7 +16,8 @@ steps) instead of the tiny preset's. Uniform mode runs 48 frames at 24 FPS with 
 equal-compute pairing of scripts/results_keyvid.sh; `--eta` and `--shared-noise-mean` change its
 sampler (docs/keyvid.md, "Shared noise means"). `--image-mean-start` (both modes, every stage) gives
 each frame's starting noise the mean that training's x_T has for this image (docs/keyvid.md,
-"Image-mean start"). Clips already written are kept (resumable).
+"Image-mean start"). `--model FOLDER` probes another model than the bundled one. Clips already
+written are kept (resumable).
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ def main() -> None:
     parser.add_argument("--mode", choices=("keyframe", "uniform"), default="keyframe")
     parser.add_argument("--which", action="append", metavar="SUFFIX",
                         help="keep reference clips whose key ends with SUFFIX (repeatable; default _clip-0)")
+    parser.add_argument("--model", default="tiny",
+                        help="the bundled model of the mode (default) or a model folder: a KeyVID folder "
+                             "in keyframe mode, an adapter model in uniform mode")
     parser.add_argument("--keyvid-paper", action="store_true", help="KeyVID's settings, 20 steps")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
     parser.add_argument("--eta", type=float, help="uniform mode: DDIM eta (default the preset's, 1)")
@@ -84,7 +88,7 @@ def main() -> None:
     if args.mode == "uniform":
         from asva.pipelines.animate import AnimatePipeline
 
-        pipe = AnimatePipeline.from_model("tiny")
+        pipe = AnimatePipeline.from_model(args.model)
         options = {"frames": 48, "fps": 24, "steps": 25, "shared_noise_mean": args.shared_noise_mean}
         if args.eta is not None:
             options["eta"] = args.eta
@@ -94,7 +98,7 @@ def main() -> None:
             parser.error("--eta and --shared-noise-mean are for --mode uniform; use --set in keyframe mode")
         from asva.pipelines.keyvid import KeyframePipeline
 
-        pipe = KeyframePipeline.from_model("tiny")
+        pipe = KeyframePipeline.from_model(args.model)
         if args.keyvid_paper:
             pipe.settings = KeyVIDSettings(steps=pipe.settings.steps)
         changes = dict(item.split("=", 1) for item in args.set)
