@@ -71,9 +71,8 @@ def main() -> None:
     chosen: dict[str, list[int]] = {}
     for i, ref in enumerate(refs):
         path = args.out / f"{ref.key}.mp4"
-        # The conditioning image as `animate_test_set` reads it; the window's 48 frames at 24 FPS.
-        first = read_video_frames(ref.path, fps=protocol.fps, start_s=ref.start_s, num_frames=1,
-                                  rule="ceil")[0]  # (H, W, 3)
+        # The window's 48 frames at 24 FPS; the first is the conditioning image `animate_test_set`
+        # reads (the first frame at or after the clip's start, whatever the rate).
         frames = read_video_frames(ref.path, fps=FPS, start_s=ref.start_s, num_frames=SLOTS, rule="ceil")
         audio = read_audio(ref.path, protocol.sample_rate, ref.start_s, protocol.clip_seconds)  # (S,)
         if len(frames) != SLOTS:
@@ -81,7 +80,7 @@ def main() -> None:
         slots = slots_for(args.slots, pipe, frames, audio)
         chosen[ref.key] = slots.tolist()
         if not path.is_file():
-            result = pipe.interpolate(first, frames[slots], slots, class_prompt(ref.class_name),
+            result = pipe.interpolate(frames[0], frames[slots], slots, class_prompt(ref.class_name),
                                       audio=audio, seed=0)
             path.parent.mkdir(parents=True, exist_ok=True)
             result.save(path)

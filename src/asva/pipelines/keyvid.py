@@ -94,7 +94,6 @@ class _Sampling:
 class _Inputs:
     """What both stages read (real, null) pairs for each condition."""
 
-    pixels: torch.Tensor  # (1, 3, H, W) in [-1, 1]
     z_image: torch.Tensor  # (1, 4, 1, h, w)
     sound: torch.Tensor  # (1, S) 16 kHz
     text: tuple[torch.Tensor, torch.Tensor]  # (1, 77, D) each
@@ -292,7 +291,7 @@ class KeyframePipeline(AnimatePipeline):
         z_image = self.backbone.vae.encode(pixels[:, :, None], generator=generator)  # (1, 4, 1, h, w)
         sound = self._prepare_audio(audio, frames, fps)  # (1, S)
         return _Inputs(
-            pixels=pixels, z_image=z_image, sound=sound,
+            z_image=z_image, sound=sound,
             text=(self._text_context(prompt), self._text_context("")),  # (1, 77, D) each
             clip=(self.backbone.image_encoder(pixels),  # (1, N, 1280)
                   self.backbone.image_encoder(torch.zeros_like(pixels))),
