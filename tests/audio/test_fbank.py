@@ -47,6 +47,12 @@ def _knf_fbank(samples: np.ndarray, config: KaldiFbankConfig) -> np.ndarray:
     return np.stack([fbank.get_frame(i) for i in range(fbank.num_frames_ready)])  # (T, M)
 
 
+# Log-mel agreement with the reference: float32 FFTs of two libraries differ in the last bits, and
+# the log of the weakest bins of the noise signal magnifies that to 2.1e-3 on one machine (1e-3 on
+# another); a wrong window, mel matrix or scaling is off by far more (0.1 and up).
+LOG_MEL_TOL = 5e-3
+
+
 def _signals() -> dict[str, torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
     t = torch.arange(2 * SR) / SR
@@ -66,7 +72,7 @@ def test_kaldi_fbank_matches_kaldi_native_fbank(signal, config, scale):
     ref = _knf_fbank(wave.numpy(), config)
     ours = kaldi_fbank(wave[None], config)[0].numpy()
     assert ours.shape == ref.shape == (198, 128)
-    assert np.abs(ours - ref).max() < 1e-3
+    assert np.abs(ours - ref).max() < LOG_MEL_TOL
 
 
 def test_front_ends_match_reference_chain():
@@ -76,14 +82,14 @@ def test_front_ends_match_reference_chain():
     ref = (np.pad(ref, ((0, 0), (0, 204 - ref.shape[1]))) - ib.mel_mean) / ib.mel_std
     ours = imagebind_mel(wave[None])
     assert ours.shape == (1, 1, 128, 204)
-    assert np.abs(ours[0, 0].numpy() - ref).max() < 1e-3 / ib.mel_std
+    assert np.abs(ours[0, 0].numpy() - ref).max() < LOG_MEL_TOL / ib.mel_std
     pad = torch.full_like(ours[..., 198:], -ib.mel_mean / ib.mel_std)  # zero-padded before normalising
     torch.testing.assert_close(ours[..., 198:], pad)
     bc = BEATsConfig()
     ref = (_knf_fbank((wave * BEATS_SCALE).numpy(), BEATS_FBANK) - bc.fbank_mean) / (2 * bc.fbank_std)
     ours = beats_mel(wave[None])
     assert ours.shape == (1, 198, 128)
-    assert np.abs(ours[0].numpy() - ref).max() < 1e-3 / (2 * bc.fbank_std)
+    assert np.abs(ours[0].numpy() - ref).max() < LOG_MEL_TOL / (2 * bc.fbank_std)
 
 
 def test_batched_equals_one_by_one_and_crop():
@@ -92,7 +98,8 @@ def test_batched_equals_one_by_one_and_crop():
     batched = imagebind_mel(wave)
     assert batched.shape == (3, 1, 128, 204)
     for i in range(3):
-        torch.testing.assert_close(batched[i], imagebind_mel(wave[i : i + 1])[0])
+        # a batch of 3 and a batch of 1 take different float32 FFT paths with 2 threads: 1.1e-5 apart
+        torch.testing.assert_close(batched[i], imagebind_mel(wave[i : i + 1])[0], atol=1e-4, rtol=1e-4)
     assert num_frames(40000, IMAGEBIND_FBANK) == 248 and num_frames(32000, IMAGEBIND_FBANK) == 198
 
 

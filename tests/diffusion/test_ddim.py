@@ -71,14 +71,15 @@ PARITY_CASES = {
 
 # At the zero-SNR first step (ᾱ_999 = 0, η = 1) the DDIM direction √(1 − a_prev − σ²) is exactly 0,
 # but diffusers forms it in float32 with σ² = (√var)², leaving ±1 ulp under the root: +ulp adds
-# √ulp·ε ≈ 2.4e-4·ε (50 steps), −ulp gives NaN (20 steps). We compute it in float64 and clamp at 0;
-# those runs are checked against the float64 reference below, and against diffusers loosely.
+# √ulp·ε ≈ 2.4e-4·ε, −ulp gives NaN, and which one a run gets depends on the machine and the
+# diffusers release (seen both ways for the same 20- and 50-step runs). We compute it in float64 and
+# clamp at 0; zero-SNR runs with η = 1 are checked against the float64 reference below instead.
 PARITY_RUNS = [
     (case, eta, steps)
     for case in PARITY_CASES
     for eta in (0.0, 1.0)
     for steps in (20, 50)
-    if (case, eta, steps) != ("v-zerosnr-trailing", 1.0, 20)
+    if (case, eta) != ("v-zerosnr-trailing", 1.0)
 ]
 
 
@@ -99,8 +100,7 @@ def test_parity_with_diffusers(case: str, eta: float, steps: int) -> None:
     ref = diffusers_trajectory(cfg, steps, eta, x_noise, seed)
     assert len(ours) == len(ref) == steps
     errors = [rel_err(a, b) for a, b in zip(ours, ref, strict=True)]
-    tol = 5e-4 if (case, eta) == ("v-zerosnr-trailing", 1.0) else 1e-5
-    assert max(errors) < tol, errors
+    assert max(errors) < 1e-5, errors
 
 
 def reference_ddim(
@@ -153,8 +153,6 @@ def test_matches_float64_reference(cfg: ScheduleConfig, eta: float) -> None:
 def test_zero_snr_first_step_stays_finite() -> None:
     cfg = dataclasses.replace(SCHEDULE_512, dynamic_rescale=False)
     x_noise, steps = noise_like(11), 20
-    ref = diffusers_trajectory(cfg, steps, 1.0, x_noise, seed=0)
-    assert torch.isnan(ref[0]).all()  # the float32 round-off described above PARITY_RUNS
     gen = torch.Generator().manual_seed(0)
     noises = [torch.randn(SHAPE, generator=gen) for _ in range(steps)]
     ours = ddim_sample(
