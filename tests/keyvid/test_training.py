@@ -189,6 +189,32 @@ def test_interpolate_stage_trains_the_interpolator_only(keyframe_run, tmp_path):
     assert changed and changed <= _trainable_names(start, "interpolate")
 
 
+def test_interpolate_stage_with_keyvid_finetune_unet_trains_spatial_layers_too(keyframe_run, tmp_path):
+    _, keyframe_folder = keyframe_run
+    folder = train(_config(tmp_path / "interp", "interpolate", keyframe_folder, max_steps=1,
+                           keyvid_finetune="unet"),
+                   KeyframeClips(SwingingBoxes(), keyframe_ratio=1.0), show_progress=False)
+    start, _ = load_keyvid_model(keyframe_folder)
+    changed = _changed(start, load_keyvid_model(folder)[0])
+    whole = {f"interpolator_unet.{k}" for k in start.interpolator_unet.state_dict()} | {
+        f"interpolator_resampler.{k}" for k in start.interpolator_resampler.state_dict()}
+    assert changed <= whole  # the generator and the shared encoders stay as they were
+    # beyond KeyVID's finetune 2: the input convolution and spatial attention learn
+    assert changed - _trainable_names(start, "interpolate")
+    assert "interpolator_unet.input_blocks.0.0.weight" in changed
+    assert any(n.endswith("attn1.to_q.weight") and ".1.transformer_blocks" in n for n in changed)
+
+
+def test_keyvid_finetune_is_checked():
+    with pytest.raises(ValueError, match="keyvid_finetune must be one of"):
+        TrainConfig.for_stage("tiny", "interpolate", "unused", {"keyvid_finetune": "all"})
+    with pytest.raises(ValueError, match="KeyVID stage"):
+        TrainConfig.for_stage("tiny", "finetune", "unused", {"keyvid_finetune": "unet"})
+    model = keyvid_from_backbone(load_backbone(PRESET, seed=0), PRESET)
+    with pytest.raises(ValueError, match="finetune must be"):
+        keyvid_trainable(model, "interpolate", "spatial")
+
+
 def test_keyframe_stage_resume_is_exact(keyframe_run, init_folder, tmp_path):
     out, _ = keyframe_run
     config = _config(tmp_path / "b", "keyframe", init_folder)

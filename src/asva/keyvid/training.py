@@ -170,9 +170,14 @@ def keyvid_added(model: KeyVIDModel, stage: str) -> list[nn.Parameter]:
     return list(_stage_network(model, stage)[2].parameters())
 
 
-def keyvid_trainable(model: KeyVIDModel, stage: str) -> dict[str, nn.Module]:
-    """The parts a KeyVID stage trains (KeyVID `finetune: 2`; see the module docstring), by module type."""
+def keyvid_trainable(model: KeyVIDModel, stage: str, finetune: str = "temporal") -> dict[str, nn.Module]:
+    """The parts a KeyVID stage trains, by module type: with `finetune="temporal"` KeyVID's `finetune: 2`
+    (see the module docstring); with `"unet"` the stage's whole UNet (its KeyVID extras included)."""
     unet, resampler, extras = _stage_network(model, stage)
+    if finetune == "unet":
+        return {"unet": unet, "resampler": resampler}
+    if finetune != "temporal":
+        raise ValueError(f"finetune must be 'temporal' or 'unet', got {finetune!r}")
     first_layer = {id(m) for m in unet.init_attn.modules()}
     modules = ["fps_embedding"]
     for name, block in unet.temporal_transformers():

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 STAGES = ("vae", "backbone", "pretrain", "finetune", "keyframe", "interpolate")
 KEYVID_STAGES = ("keyframe", "interpolate")
+KEYVID_FINETUNE = ("temporal", "unet")  # TrainConfig.keyvid_finetune
 _KEYVID_DEFAULTS = {"lr": 1e-5, "batch_size": 2, "grad_accum": 4, "max_grad_norm": 0.5, "epochs": 600,
                     "max_steps": 100_000}  # 100k steps of 8 clips: ~600 epochs of AVSync15's train split
 
@@ -79,6 +80,11 @@ class TrainConfig:
     # embedding, audio projection, the audio branches' gates and keys/values; see `keyvid_added`), the
     # ones that start from zero or fresh. 1 = KeyVID's single rate (the tiny recipes keep it).
     added_lr_scale: float = 1.0
+    # KeyVID stages: what trains in the stage's UNet. "temporal" is KeyVID's `finetune: 2` (temporal
+    # layers, fps embedding, KeyVID's extras; `keyvid_trainable`); "unet" trains the whole UNet of
+    # the stage (spatial layers and input convolution too), for a backbone whose spatial layers have
+    # never seen what the stage feeds them (the tiny interpolator: zero concat between keyframes).
+    keyvid_finetune: str = "temporal"
     seed: int = 0
     num_workers: int = 0
     checkpoint_every: int = 200  # optimizer steps
@@ -125,6 +131,12 @@ class TrainConfig:
         if self.added_lr_scale != 1.0 and self.stage not in KEYVID_STAGES:
             raise ValueError(f"added_lr_scale scales the learning rate of KeyVID's added parameters: stages "
                              f"{KEYVID_STAGES} only; got {self.stage!r}")
+        if self.keyvid_finetune not in KEYVID_FINETUNE:
+            raise ValueError(f"keyvid_finetune must be one of {KEYVID_FINETUNE}, "
+                             f"got {self.keyvid_finetune!r}")
+        if self.keyvid_finetune != "temporal" and self.stage not in KEYVID_STAGES:
+            raise ValueError(f"keyvid_finetune chooses what a KeyVID stage trains: stages {KEYVID_STAGES} "
+                             f"only; got {self.stage!r}")
         if self.interpolation_frames < 2 or self.interpolation_max_stride < 1:
             raise ValueError(f"need interpolation_frames >= 2 and interpolation_max_stride >= 1, got "
                              f"{self.interpolation_frames} and {self.interpolation_max_stride}")

@@ -112,13 +112,14 @@ class StageModule(nn.Module):
 
 
 def trainable_modules(
-    model: Backbone | AudioAnimationModel | KeyVIDModel, stage: str
+    model: Backbone | AudioAnimationModel | KeyVIDModel, stage: str, keyvid_finetune: str = "temporal"
 ) -> dict[str, nn.Module]:
-    """The parts a stage trains, by name (explicit: never chosen by parameter-name substrings)."""
+    """The parts a stage trains, by name (explicit: never chosen by parameter-name substrings);
+    `keyvid_finetune` (KeyVID stages): `TrainConfig.keyvid_finetune`."""
     if stage in KEYVID_STAGES:
         if not isinstance(model, KeyVIDModel):
             raise TypeError(f"stage {stage!r} trains a KeyVID network; got a {type(model).__name__}")
-        return keyvid_trainable(model, stage)
+        return keyvid_trainable(model, stage, keyvid_finetune)
     backbone = model.backbone if isinstance(model, AudioAnimationModel) else model
     if stage == "vae":
         return {"vae": backbone.vae}
@@ -359,7 +360,7 @@ def train(
     preset = config.run_preset()
     model = build_model(config, preset)
     tokenizer = load_tokenizer(preset)
-    parts = trainable_modules(model, config.stage)
+    parts = trainable_modules(model, config.stage, config.keyvid_finetune)
     params = freeze_all_but(model, parts)
     for unet in (m for m in model.modules() if isinstance(m, UNet3D)):
         unet.gradient_checkpointing = config.gradient_checkpointing
