@@ -61,10 +61,12 @@ def main() -> None:
     parser.add_argument("--slots", choices=("localizer", "uniform", "true-curve"), required=True)
     parser.add_argument("--which", action="append", metavar="SUFFIX",
                         help="keep reference clips whose key ends with SUFFIX (repeatable; default all)")
+    parser.add_argument("--model", default="tiny",
+                        help="the bundled tiny KeyVID model (default) or a KeyVID model folder")
     args = parser.parse_args()
 
     torch.manual_seed(0)
-    pipe = KeyframePipeline.from_model("tiny")
+    pipe = KeyframePipeline.from_model(args.model)
     protocol = EvalProtocol()
     suffixes = tuple(args.which or [""])
     refs = [r for r in reference_clips(args.dataset, protocol) if r.key.endswith(suffixes)]
