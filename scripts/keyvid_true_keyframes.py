@@ -12,8 +12,10 @@ keyframe generator does not run. Where the slots come from (`--slots`):
 
 Comparing the folders with each other, and with keyframe mode's own clips, separates the two halves
 of KeyVID at the tiny scale: the interpolator given right keyframes at right places (these rows)
-against the generator's keyframes (keyframe mode). Then score with `asva evaluate ... --metrics
-oracle` and `asva compare` as in docs/keyvid.md ("Real keyframes"). Clips already written are kept
+against the generator's keyframes (keyframe mode). `--model FOLDER` runs another KeyVID model's
+interpolator (e.g. one trained with `keyvid_finetune: unet`, docs/keyvid.md). Then score with
+`asva evaluate ... --metrics oracle` and `asva compare` as in docs/keyvid.md ("Real keyframes").
+Clips already written are kept
 (resumable):
 
     .venv/bin/python scripts/keyvid_true_keyframes.py runs/val runs/probe/true-localizer --slots localizer
