@@ -57,6 +57,7 @@ from asva.keyvid.unet import AUDIO_SEGMENTS, FRAME_INDEX, KeyVIDExtras, keyvid_p
 from asva.log import get_logger
 from asva.media import tensor_to_uint8
 from asva.presets import Preset
+from asva.train.config import KEYVID_FINETUNE
 from asva.train.losses import Batch
 
 log = get_logger(__name__)
@@ -176,8 +177,8 @@ def keyvid_trainable(model: KeyVIDModel, stage: str, finetune: str = "temporal")
     unet, resampler, extras = _stage_network(model, stage)
     if finetune == "unet":
         return {"unet": unet, "resampler": resampler}
-    if finetune != "temporal":
-        raise ValueError(f"finetune must be 'temporal' or 'unet', got {finetune!r}")
+    if finetune not in KEYVID_FINETUNE:
+        raise ValueError(f"finetune must be one of {KEYVID_FINETUNE}, got {finetune!r}")
     first_layer = {id(m) for m in unet.init_attn.modules()}
     modules = ["fps_embedding"]
     for name, block in unet.temporal_transformers():
