@@ -16,7 +16,7 @@ from asva.cli_generate import generate
 from asva.cli_keyframes import keyframes_app
 from asva.cli_serve import serve
 from asva.cli_synth import sync, synth
-from asva.cli_train import train
+from asva.cli_train import train, train_audio
 
 app = typer.Typer(
     add_completion=False,
@@ -154,6 +154,7 @@ def inspect_params(preset: Annotated[str, typer.Option(help="Preset name.")]) ->
 app.command("synth")(synth)
 app.command("curate")(curate)
 app.command("train")(train)
+app.command("train-audio")(train_audio)
 app.command("generate")(generate)
 app.command("evaluate")(evaluate)
 app.command("compare")(compare)

@@ -146,3 +146,47 @@ def train(
     validator = oracle_validator(str(data), p.fps, settings.validation_clips) if validate_every else None
     folder = run(settings, clips, validate=validator)
     typer.echo(f"model written to {folder}")
+
+
+def train_audio(
+    data: Annotated[Path, typer.Option(help="Dataset root whose train split's audio trains the encoders.")],
+    out: Annotated[Path, typer.Option(help="Run folder (resumes); writes audio_encoders.safetensors.")] = (
+        Path("runs/audio")
+    ),
+    preset: Annotated[str, typer.Option(help="Preset whose audio encoders are trained.")] = "tiny",
+    config: Annotated[Path | None, typer.Option(
+        help="YAML with max_steps, batch_size, lr (default: the tiny recipe's audio.yaml).")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Optimizer steps (overrides the YAML).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Train the preset's audio encoders on a dataset's audio (class and onset heads, then dropped);
+    `--audio-weights` / `audio_weights:` of `asva train` then start the frozen encoders from them."""
+    import yaml
+
+    from asva.audio.pretrain import pretrain_audio_encoders
+    from asva.experiments.spec import recipe
+    from asva.presets import get_preset
+
+    settings = recipe("audio")
+    if config is not None:
+        loaded = yaml.safe_load(config.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise typer.BadParameter(f"{config}: expected a mapping of options, got {type(loaded).__name__}")
+        unknown = sorted(set(loaded) - {"max_steps", "batch_size", "lr"})
+        if unknown:
+            raise typer.BadParameter(
+                f"{config}: unknown options {unknown}; expected max_steps, batch_size, lr"
+            )
+        settings.update(loaded)
+    if max_steps is not None:
+        settings["max_steps"] = max_steps
+    path = pretrain_audio_encoders(
+        data,
+        out,
+        get_preset(preset).audio,
+        steps=settings["max_steps"],
+        batch_size=settings["batch_size"],
+        lr=float(settings["lr"]),
+        seed=seed,
+    )
+    typer.echo(f"audio encoders written to {path}")

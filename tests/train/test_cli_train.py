@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from typer.testing import CliRunner
 
@@ -102,3 +104,31 @@ def test_train_command_runs_the_keyframe_stage_on_24_fps_clips(synthav, tmp_path
     model, _ = load_keyvid_model(tmp_path / "run" / "model")
     want = encoders.encoders["imagebind"].state_dict()
     assert all(torch.equal(v, want[k]) for k, v in model.audio_encoder.state_dict().items())
+
+
+def test_train_audio_command_writes_encoders_that_train_loads(synthav, tmp_path):
+    (tmp_path / "a.yaml").write_text("batch_size: 2\nlr: 0.002\n")
+    out = tmp_path / "audio"
+    args = ["train-audio", "--data", str(synthav), "--out", str(out), "--config", str(tmp_path / "a.yaml"),
+            "--max-steps", "2"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "metrics.json").read_text())
+    assert meta["settings"]["steps"] == 2 and meta["settings"]["batch_size"] == 2
+    assert meta["settings"]["lr"] == pytest.approx(0.002)
+    # The file is what `asva train --audio-weights` reads: it loads into the tiny preset's extractor.
+    from asva.audio.pretrain import load_audio_encoders
+    from asva.presets import get_preset
+
+    extractor = load_audio_encoders(out / "audio_encoders.safetensors", get_preset("tiny").audio)
+    assert sum(p.numel() for p in extractor.parameters()) > 0
+
+
+def test_train_audio_command_refuses_an_unknown_option(synthav, tmp_path):
+    (tmp_path / "a.yaml").write_text("max_step: 5\n")
+    out, config = tmp_path / "audio", tmp_path / "a.yaml"
+    args = ["train-audio", "--data", str(synthav), "--out", str(out), "--config", str(config)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0
+    assert "max_step" in result.output and "expected max_steps" in result.output
+    assert not out.exists()
