@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The bundled tiny KeyVID model (docs/keyvid.md "Training the tiny KeyVID model", `make train-keyvid`),
-# on the data and the frozen backbone of `make train-default` (scripts/train_default.sh):
+# on the data and the backbone of `make train-default` (scripts/train_default.sh):
+#   (f1)   its VAE continued 1200 steps (src/asva/assets/recipes/tiny/vae_long.yaml);
+#   (f2)   its backbone continued 1600 steps on the new VAE's latents (backbone_long.yaml), then frozen;
+#   (f3)   the tiny audio encoders trained on the clean set's audio (`asva train-audio`), then frozen;
 #   (k1)   keyframe generator on the curated noisy clips (as the audio adapters' pretraining);
 #   (k2)   keyframe generator continued on K = 10 clean clips per class (as their finetuning);
 #   (i)    motion interpolator on the curated noisy clips, starting from (k2)'s folder, which it
@@ -29,9 +32,17 @@ mkdir -p "$OUT"
 step() { echo "== $(date +%H:%M:%S) $*"; }
 
 NOISY=(--data "$DATA/noisy" --manifest "$DATA/noisy.parquet")
+step "(f1) VAE continued"
+"$ASVA" train --preset tiny --stage vae "${NOISY[@]}" --init "$DATA/backbone" --out "$OUT/vae" \
+    --config "$CFG/vae_long.yaml" --device "$DEVICE"
+step "(f2) backbone continued on the new VAE's latents"
+"$ASVA" train --preset tiny --stage backbone "${NOISY[@]}" --init "$OUT/vae" --out "$OUT/backbone" \
+    --config "$CFG/backbone_long.yaml" --device "$DEVICE"
+step "(f3) audio encoders on the clean set's audio"
+"$ASVA" train-audio --data "$DATA/clean" --out "$OUT/audio" --config "$CFG/audio.yaml"
 step "(k1) keyframe generator on the curated noisy clips"
-"$ASVA" train --preset tiny --stage keyframe "${NOISY[@]}" --init "$DATA/backbone" --out "$OUT/keyframe" \
-    --config "$CFG/keyframe.yaml" --device "$DEVICE"
+"$ASVA" train --preset tiny --stage keyframe "${NOISY[@]}" --init "$OUT/backbone" --out "$OUT/keyframe" \
+    --config "$CFG/keyframe.yaml" --audio-weights "$OUT/audio/audio_encoders.safetensors" --device "$DEVICE"
 step "(k2) keyframe generator on K = 10 clean clips per class"
 "$ASVA" train --preset tiny --stage keyframe --data "$DATA/clean" --shots 10 --init "$OUT/keyframe" \
     --out "$OUT/keyframe_clean" --config "$CFG/keyframe.yaml" --max-steps 100 --device "$DEVICE"
