@@ -25,7 +25,7 @@ import numpy as np
 
 from asva.keyframes.motion import motion_times
 from asva.media import read_audio, read_video_frames
-from asva.metrics.oracle_sync import TOLERANCE_S, SyncAnalysis, oracle_sync, oracle_sync_file
+from asva.metrics.oracle_sync import SyncAnalysis, chance_distance_ms, oracle_sync, oracle_sync_file
 from asva.metrics.protocol import EvalProtocol, reference_clips
 
 
@@ -40,12 +40,8 @@ def chance_offset_ms(analysis: SyncAnalysis) -> float | None:
     r = analysis.result
     if not r.audio_events_s:
         return None
-    mt = motion_times(len(analysis.motion), r.fps)
-    t = np.arange(mt[0], mt[-1], 0.001)  # (G,) 1 ms grid
-    if not r.visual_events_s:
-        return 1000 * TOLERANCE_S
-    d = np.abs(np.subtract.outer(t, np.asarray(r.visual_events_s))).min(axis=1)
-    return float(1000 * np.minimum(d, TOLERANCE_S).mean())
+    span = motion_times(len(analysis.motion), r.fps)  # the oracle scores onsets inside this span
+    return chance_distance_ms(np.asarray(r.visual_events_s), span[0], span[-1])
 
 
 def summary(analyses: list[SyncAnalysis], changes: list[tuple[float, float]]) -> str:

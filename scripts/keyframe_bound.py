@@ -21,17 +21,11 @@ import numpy as np
 from asva.keyframes.localizer import bundled_localizer
 from asva.keyframes.motion import motion_times
 from asva.media import read_audio
-from asva.metrics.oracle_sync import TOLERANCE_S, audio_onsets
+from asva.metrics.oracle_sync import audio_onsets, chance_distance_ms, mean_distance_ms
 from asva.metrics.protocol import EvalProtocol, reference_clips
 
 FPS = 24.0
 SLOTS = 48
-
-
-def capped_ms(times: np.ndarray, events: np.ndarray) -> float:
-    """Mean distance (ms, capped) from each of `times` to the nearest of `events`."""
-    d = np.abs(np.subtract.outer(times, events)).min(axis=1)
-    return float(1000 * np.minimum(d, TOLERANCE_S).mean())
 
 
 def main() -> None:
@@ -44,7 +38,6 @@ def main() -> None:
     if localizer is None:
         raise SystemExit("no bundled keyframe localizer in src/asva/assets/keyframe_localizer")
     span = motion_times(SLOTS - 1, FPS)  # the oracle scores onsets between the first and last frame pair
-    grid = np.arange(span[0], span[-1], 0.001)  # (G,) 1 ms
     rows: dict[str, list[tuple[float, float]]] = {"12 keyframes": [], "their peaks and valleys": [],
                                                   "12 uniform frames": []}
     for ref in reference_clips(args.dataset, protocol):
@@ -59,7 +52,9 @@ def main() -> None:
                 "12 uniform frames": np.arange(0, SLOTS, 4)}
         for name, frames in sets.items():
             if len(frames):
-                rows[name].append((capped_ms(grid, frames / FPS), capped_ms(onsets, frames / FPS)))
+                times = frames / FPS
+                chance = chance_distance_ms(times, span[0], span[-1])
+                rows[name].append((chance, mean_distance_ms(onsets, times)))
     for name, values in rows.items():
         v = np.array(values)  # (clips, 2): chance, onsets
         gain = v[:, 0] - v[:, 1]

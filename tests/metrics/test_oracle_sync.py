@@ -16,6 +16,8 @@ from asva.metrics.oracle_sync import (
     TOLERANCE_S,
     audio_onsets,
     best_offset,
+    chance_distance_ms,
+    mean_distance_ms,
     oracle_sync,
     oracle_sync_file,
     score_events,
@@ -181,3 +183,20 @@ def test_cli_json_and_plot(files):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = CliRunner().invoke(app, ["sync", str(files / "gt.mp4")])
     assert text.exit_code == 0 and "mean offset" in text.output
+
+
+def test_mean_distance_is_the_oracles_capped_offset():
+    onsets, events = np.array([0.2, 1.0, 1.9]), np.array([1.05, 0.1, 3.0])
+    assert mean_distance_ms(onsets, events) == pytest.approx(1000 * (0.1 + 0.05 + 0.5) / 3)
+    oracle = score_events(onsets, events, 24.0).mean_offset_ms
+    assert mean_distance_ms(onsets, events) == pytest.approx(oracle)
+    assert mean_distance_ms(onsets, np.zeros(0)) == 500.0  # no motion event: every onset counts the cap
+    with pytest.raises(ValueError, match="at least one time"):
+        mean_distance_ms(np.zeros(0), events)
+
+
+def test_chance_distance_averages_over_a_uniform_time():
+    # One event at 1 s over [0, 2] s: |t - 1| is uniform on [0, 1], capped at 0.5 -> 0.5 * 0.25 + 0.5 * 0.5.
+    assert chance_distance_ms(np.array([1.0]), 0.0, 2.0) == pytest.approx(375.0, abs=0.5)
+    # Events at every 0.1 s: the distance is uniform on [0, 0.05].
+    assert chance_distance_ms(np.arange(0.0, 2.01, 0.1), 0.0, 2.0) == pytest.approx(25.0, abs=0.5)

@@ -227,6 +227,24 @@ def _nearest(visual: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.where(np.abs(left - t) <= np.abs(right - t), left - t, right - t)
 
 
+def mean_distance_ms(times: np.ndarray, events: np.ndarray) -> float:
+    """Mean distance (ms) from each of `times` (K,) s to the nearest of `events` (M,) s, capped at
+    `TOLERANCE_S` as the oracle caps it: the oracle's mean offset when `times` are the onsets."""
+    t = np.asarray(times, np.float64)
+    if len(t) == 0:
+        raise ValueError("mean_distance_ms needs at least one time")
+    v = np.sort(np.asarray(events, np.float64))
+    if len(v) == 0:
+        return 1000 * TOLERANCE_S
+    return float(1000 * np.minimum(np.abs(_nearest(v, t)), TOLERANCE_S).mean())
+
+
+def chance_distance_ms(events: np.ndarray, start_s: float, end_s: float) -> float:
+    """`mean_distance_ms` of a time drawn uniformly over [start_s, end_s] (a 1 ms grid): what
+    onsets unrelated to the events would score, whatever their number."""
+    return mean_distance_ms(np.arange(start_s, end_s, 0.001), events)
+
+
 def best_offset(
     audio_s: np.ndarray, visual_s: np.ndarray, frame_s: float, max_offset_s: float = MAX_OFFSET_S
 ) -> float | None:
