@@ -161,17 +161,14 @@ def train_audio(
 ) -> None:
     """Train the preset's audio encoders on a dataset's audio (class and onset heads, then dropped);
     `--audio-weights` / `audio_weights:` of `asva train` then start the frozen encoders from them."""
-    import yaml
-
     from asva.audio.pretrain import pretrain_audio_encoders
     from asva.experiments.spec import recipe
     from asva.presets import get_preset
+    from asva.train.config import read_options
 
     settings = recipe("audio")
     if config is not None:
-        loaded = yaml.safe_load(config.read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise typer.BadParameter(f"{config}: expected a mapping of options, got {type(loaded).__name__}")
+        loaded = read_options(config)
         unknown = sorted(set(loaded) - {"max_steps", "batch_size", "lr"})
         if unknown:
             raise typer.BadParameter(

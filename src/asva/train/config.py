@@ -182,8 +182,9 @@ def _checked(values: dict[str, Any], source: str) -> dict[str, Any]:
     return values
 
 
-def load_overrides(path: str | Path) -> dict[str, Any]:
-    """Read a YAML file of TrainConfig fields; unknown keys are an error naming the key and file."""
+def read_options(path: str | Path) -> dict[str, Any]:
+    """A YAML file of option: value pairs (an empty file gives {}); a missing file or a YAML that is
+    not a mapping is an error naming the file."""
     import yaml
 
     path = Path(path)
@@ -192,7 +193,12 @@ def load_overrides(path: str | Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of option: value, got {type(data).__name__}")
-    return _checked(data, str(path))
+    return data
+
+
+def load_overrides(path: str | Path) -> dict[str, Any]:
+    """Read a YAML file of TrainConfig fields; unknown keys are an error naming the key and file."""
+    return _checked(read_options(path), str(path))
 
 
 def field_names() -> list[str]:
@@ -200,4 +206,4 @@ def field_names() -> list[str]:
     return [f.name for f in dataclasses.fields(TrainConfig)]
 
 
-__all__ = ["KEYVID_STAGES", "STAGES", "STAGE_DEFAULTS", "TrainConfig", "load_overrides"]
+__all__ = ["KEYVID_STAGES", "STAGES", "STAGE_DEFAULTS", "TrainConfig", "load_overrides", "read_options"]
