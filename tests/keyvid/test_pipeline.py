@@ -179,3 +179,17 @@ def test_interpolate_between_given_keyframes(pipe):
 def test_interpolate_refuses_bad_keyframes(pipe, frames, slots, message):
     with pytest.raises(ValueError, match=message):
         pipe.interpolate(IMAGE, frames, slots, audio=AUDIO, **FAST)
+
+
+def test_generate_keyframes_gives_the_keyframes_of_the_whole_pipeline(pipe):
+    result = pipe(IMAGE, "a ball", audio=AUDIO, seed=4, **FAST)
+    frames, slots = pipe.generate_keyframes(IMAGE, "a ball", audio=AUDIO, seed=4, **FAST)
+    np.testing.assert_array_equal(slots, result.keyframe_indices)  # the localizer's slots
+    assert frames.shape == (12, 64, 64, 3) and frames.dtype == np.uint8
+    expected = ((result.keyframes[0].permute(1, 2, 3, 0) + 1) * 127.5).round().clamp(0, 255)
+    assert np.abs(frames.astype(np.float32) - expected.numpy()).max() <= 1  # the same frames
+
+    chosen, at = pipe.generate_keyframes(IMAGE, "a ball", audio=AUDIO, indices=[0, 5, 40], seed=4, **FAST)
+    assert chosen.shape == (3, 64, 64, 3) and at.tolist() == [0, 5, 40]
+    with pytest.raises(ValueError, match="increasing, distinct slots"):
+        pipe.generate_keyframes(IMAGE, audio=AUDIO, indices=[5, 0], **FAST)

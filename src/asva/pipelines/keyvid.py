@@ -46,6 +46,7 @@ from asva.keyvid.interpolation import KeyframeAnchoredDenoiser, masked_condition
 from asva.keyvid.model import KeyVIDModel, build_keyvid_model
 from asva.keyvid.unet import AUDIO_SEGMENTS, FRAME_INDEX, keyvid_prediction
 from asva.log import get_logger
+from asva.media import tensor_to_uint8
 from asva.pipelines.animate import AnimatePipeline, AnimationResult, _check_positive_int
 from asva.presets import Preset
 
@@ -201,6 +202,41 @@ class KeyframePipeline(AnimatePipeline):
             keyframe_indices=indices, keyframes=keyframes.float().cpu(),
             keyframe_latents=z_keys.float().cpu(), condition=condition.float().cpu(),
         )
+
+    @torch.no_grad()
+    def generate_keyframes(
+        self,
+        image: str | Path | np.ndarray,
+        prompt: str = "",
+        *,
+        audio: np.ndarray,
+        indices: Sequence[int] | np.ndarray | None = None,
+        fps: float = 24,
+        steps: int | None = None,
+        guidance_image: float | None = None,
+        guidance_text: float | None = None,
+        guidance_audio: float | None = None,
+        eta: float | None = None,
+        seed: int = 0,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The keyframe generator alone: (frames (K, H, W, 3) uint8, slots (K,)).
+
+        The slots are the localizer's, as in `__call__` (whose keyframes these are, for the same
+        seed and settings), or the sorted, distinct `indices` of the 48-frame window. Useful to look
+        at what the generator draws before the interpolator fills the frames between.
+        """
+        s = self.settings
+        run = self._sampling(s.frame_slots, fps, steps, guidance_image, guidance_text, guidance_audio, eta,
+                             audio)
+        generator = torch.Generator(self.device).manual_seed(seed)
+        inputs = self._inputs(image, prompt, audio, s.frame_slots, fps, generator)
+        slots = (self._keyframes(inputs.sound, seed) if indices is None
+                 else _check_slots(indices, len(indices), s.frame_slots))
+        index = torch.as_tensor(slots, device=self.device)[None]  # (1, K)
+        total = len(self.schedule.ddim_timesteps(run.steps))
+        keyframes = self._generate_keyframes(inputs, index, run, generator, _progress(progress, 0, total))
+        return tensor_to_uint8(keyframes[0].float().cpu()), slots
 
     @torch.no_grad()
     def interpolate(
