@@ -83,6 +83,7 @@ def main() -> None:
     if not refs:
         raise SystemExit(f"no reference clips in {args.dataset} end with {suffixes}")
     pipes = {m: KeyframePipeline.from_model(m) for m in (args.model or ["tiny"])}
+    sizes = {(pipe.preset.height, pipe.preset.width) for pipe in pipes.values()}
     rows: dict[str, list[float]] = {"reference (VAE round trip)": [], **{m: [] for m in pipes}}
     for i, ref in enumerate(refs):
         frames = read_video_frames(ref.path, fps=FPS, start_s=ref.start_s, num_frames=SLOTS, rule="ceil")
@@ -90,12 +91,12 @@ def main() -> None:
         if len(frames) != SLOTS:
             raise SystemExit(f"{ref.key}: {len(frames)} frames at {FPS} FPS, expected {SLOTS}")
         line = [f"[{i + 1}/{len(refs)}] {ref.key}:"]
-        for name, pipe in pipes.items():
+        resized = {size: np.stack([resize_center_crop(f, *size) for f in frames]) for size in sizes}
+        for j, (name, pipe) in enumerate(pipes.items()):
             keyframes, slots = pipe.generate_keyframes(frames[0], class_prompt(ref.class_name), audio=audio,
                                                        seed=args.seed)
-            size = (pipe.preset.height, pipe.preset.width)
-            reference = np.stack([resize_center_crop(f, *size) for f in frames])
-            if name == next(iter(pipes)):
+            reference = resized[pipe.preset.height, pipe.preset.width]
+            if j == 0:
                 rows["reference (VAE round trip)"].append(
                     own_time_accuracy(vae_roundtrip(pipe, reference[slots]), reference[slots]))
             rows[name].append(own_time_accuracy(keyframes, reference[slots]))
